@@ -74,7 +74,9 @@ pub enum CompileErrorKind {
     TypeMismatch { expected: String },
     #[error("the window ends before it starts")]
     EmptyWindow,
-    #[error("the content hash does not match the snapshot (expected {expected}, computed {computed})")]
+    #[error(
+        "the content hash does not match the snapshot (expected {expected}, computed {computed})"
+    )]
     HashMismatch { expected: String, computed: String },
     #[error("snapshot is not valid JSON for schema v1: {0}")]
     Malformed(String),
