@@ -1,0 +1,25 @@
+# Vane: the two commands a fresh machine needs are `make up` and `make test`.
+# Build output lives outside the clone so CI runs on the same machine stay warm.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/vane-target
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: up test demo fmt lint unit wasm vectors bench
+
+## Start Vane locally on its embedded defaults (for now: the engine demo).
+up: demo
+
+demo:
+	@bash scripts/demo.sh
+
+## Run every check CI runs.
+test:
+	@bash scripts/test.sh
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo clippy --workspace --all-targets -- -D warnings
+
+bench:
+	cargo bench -p vane-bench

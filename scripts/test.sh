@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Every check CI runs: formatting, lints, all Rust tests, the engine's wasm32 builds, and the
+# shared vectors regenerated from independent references. Installs what it needs, idempotently.
+source "$(dirname "$0")/lib.sh"
+cd "$VANE_ROOT"
+
+step "toolchain (rustup targets and components)"
+ensure_rust
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, -D warnings)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test (workspace)"
+cargo test --workspace --locked
+
+step "engine builds for wasm32-unknown-unknown and wasm32-wasip2"
+cargo build -p vane-engine --locked --release --target wasm32-unknown-unknown
+cargo build -p vane-engine --locked --release --target wasm32-wasip2
+
+step "shared vectors match their independent generators (Python xxhash)"
+py=$(ensure_venv spec xxhash==3.5.0)
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+"$py" spec/tools/gen_buckets.py >"$scratch/buckets.json"
+diff -u spec/buckets.json "$scratch/buckets.json"
+cp -r spec/evaluations "$scratch/committed"
+"$py" spec/tools/gen_evaluations.py >/dev/null
+diff -ru "$scratch/committed" spec/evaluations
+
+if [ -x scripts/gbstats-reference.sh ] || [ -f scripts/gbstats-reference.sh ]; then
+  step "statistics reference vectors match gbstats 0.8.0"
+  bash scripts/gbstats-reference.sh --check
+fi
+
+step "vane eval answers and rejects an invalid snapshot with exit 2"
+bash scripts/eval-smoke.sh
+
+echo
+echo "make test: all checks passed"
