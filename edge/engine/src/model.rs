@@ -38,6 +38,36 @@ pub struct Snapshot {
     pub layers: Vec<Layer>,
     #[serde(default)]
     pub holdouts: Vec<Holdout>,
+    /// SHA-256 digests of the environment's API keys that edges accept. Only digests: a
+    /// snapshot never carries a usable key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub api_keys: Vec<ApiKeyDigest>,
+}
+
+/// An API key an edge accepts, by digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyDigest {
+    /// Lowercase hex SHA-256 of the key's UTF-8 text.
+    pub sha256: String,
+    pub kind: KeyKind,
+}
+
+/// What a key may do at an edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyKind {
+    /// Evaluate, assign and send events: safe to ship in a browser or app.
+    Client,
+    /// Also read the configuration for local evaluation (backend SDKs).
+    Server,
+    /// Automation; at an edge it may do what a server key may.
+    Admin,
+}
+
+/// Lowercase hex SHA-256 of `text`, as used for content hashes and key digests.
+pub fn sha256_hex(text: &[u8]) -> String {
+    hex(&Sha256::digest(text))
 }
 
 impl Snapshot {
@@ -54,6 +84,7 @@ impl Snapshot {
             segments: Vec::new(),
             layers: Vec::new(),
             holdouts: Vec::new(),
+            api_keys: Vec::new(),
         }
     }
 
@@ -65,7 +96,7 @@ impl Snapshot {
         unhashed.content_hash = None;
         // Serializing these types cannot fail: every key is a string and no value is a float NaN.
         let bytes = serde_json::to_vec(&unhashed).unwrap_or_default();
-        hex(&Sha256::digest(&bytes))
+        sha256_hex(&bytes)
     }
 
     /// Sets `content_hash` to [`Snapshot::compute_hash`].

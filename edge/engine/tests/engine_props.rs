@@ -1,5 +1,7 @@
 //! Statistical and property tests of bucketing and assignment through the public API.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use vane_engine::{Snapshot, Timestamp, compile, compile_json, hash};

@@ -1,6 +1,8 @@
 //! Runs the shared, language-neutral vectors in `spec/` (see spec/README.md): bucketing,
 //! full evaluations and invalid snapshots. The JS and Python SDKs run the same files.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;

@@ -13,7 +13,12 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
-use crate::error::CompileError;
+use crate::error::{CompileError, CompileErrorKind};
+
+mod compile;
+mod eval;
+mod js;
+mod version;
 
 /// Resolves segment names used by `$inGroup` / `$notInGroup` to the index of their id list in
 /// the slice passed to [`Condition::matches`]. A name that maps to `None` exists but is not an
@@ -23,18 +28,20 @@ pub type GroupIndex = HashMap<String, Option<usize>>;
 /// A compiled condition.
 #[derive(Debug, Clone)]
 pub struct Condition {
-    _todo: (),
+    root: compile::Doc,
 }
 
 impl Condition {
     /// A condition that matches every context (the empty document `{}`).
     pub fn always() -> Self {
-        Self { _todo: () }
+        Self {
+            root: compile::Doc::default(),
+        }
     }
 
     /// Whether this condition is the empty document (lets callers skip evaluation).
     pub fn is_always(&self) -> bool {
-        true
+        self.root.clauses.is_empty()
     }
 
     /// Compiles `doc`. Every problem is pushed to `errors` with a path starting at `path`
@@ -45,36 +52,76 @@ impl Condition {
         groups: &GroupIndex,
         errors: &mut Vec<CompileError>,
     ) -> Option<Self> {
-        let _ = (doc, path, groups, errors);
-        Some(Self::always())
+        if compile::exceeds_depth(doc, compile::MAX_DEPTH) {
+            errors.push(CompileError::new(
+                path,
+                CompileErrorKind::InvalidCondition(format!(
+                    "the condition is nested more than {} levels deep",
+                    compile::MAX_DEPTH
+                )),
+            ));
+            return None;
+        }
+        let before = errors.len();
+        let root = compile::Compiler { groups, errors }.doc(doc, path);
+        if errors.len() > before {
+            return None;
+        }
+        root.map(|root| Self { root })
     }
 
     /// Evaluates against `attributes` (normally a JSON object). `id_lists` are the id-list
     /// segments indexed as resolved at compile time.
     pub fn matches(&self, attributes: &Value, id_lists: &[IdList]) -> bool {
-        let _ = (attributes, id_lists);
-        true
+        self.root.matches(attributes, id_lists)
     }
 }
 
 /// The members of an id-list segment (GrowthBook's "saved group"), compared with strict
-/// equality as `Array.prototype.includes` does.
+/// equality as `Array.prototype.includes` does: strings, numbers (by value), booleans and
+/// null can be members; arrays and objects never match.
 #[derive(Debug, Clone, Default)]
 pub struct IdList {
     strings: HashSet<String>,
+    /// Bit patterns of the member numbers, with -0 stored as 0.
+    numbers: HashSet<u64>,
+    null: bool,
+    truth: bool,
+    falsehood: bool,
 }
 
 impl IdList {
     pub fn new(values: &[Value]) -> Self {
-        Self {
-            strings: values
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect(),
+        let mut list = Self::default();
+        for v in values {
+            match v {
+                Value::String(s) => {
+                    list.strings.insert(s.clone());
+                }
+                Value::Number(n) => {
+                    list.numbers.insert(number_key(js::num(n)));
+                }
+                Value::Bool(true) => list.truth = true,
+                Value::Bool(false) => list.falsehood = true,
+                Value::Null => list.null = true,
+                Value::Array(_) | Value::Object(_) => {}
+            }
         }
+        list
     }
 
     pub fn contains(&self, value: &Value) -> bool {
-        value.as_str().is_some_and(|s| self.strings.contains(s))
+        match value {
+            Value::String(s) => self.strings.contains(s.as_str()),
+            Value::Number(n) => self.numbers.contains(&number_key(js::num(n))),
+            Value::Bool(true) => self.truth,
+            Value::Bool(false) => self.falsehood,
+            Value::Null => self.null,
+            Value::Array(_) | Value::Object(_) => false,
+        }
     }
+}
+
+fn number_key(x: f64) -> u64 {
+    if x == 0.0 { 0 } else { x.to_bits() }
 }
