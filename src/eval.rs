@@ -82,7 +82,9 @@ fn evaluate(args: &EvalArgs) -> Result<String, Failure> {
         None => Timestamp::from(time::OffsetDateTime::now_utc()),
     };
     let output = match (&args.flag, &args.experiment) {
-        (Some(flag), _) => serde_json::to_string_pretty(&compiled.evaluate_flag(flag, &context, now)),
+        (Some(flag), _) => {
+            serde_json::to_string_pretty(&compiled.evaluate_flag(flag, &context, now))
+        }
         (None, Some(exp)) => serde_json::to_string_pretty(&compiled.assign(exp, &context, now)),
         (None, None) => serde_json::to_string_pretty(&compiled.evaluate_all(&context, now)),
     };

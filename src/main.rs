@@ -1,6 +1,7 @@
 //! The `vane` binary: composition only. Each subcommand lives in its own module and calls into
 //! the crates that do the work.
 
+mod conformance;
 mod eval;
 
 use std::process::ExitCode;
@@ -20,11 +21,55 @@ enum Command {
     /// Evaluate every flag and experiment of a snapshot for one context, with reasons
     /// ("why does this user see that?").
     Eval(eval::EvalArgs),
+    /// Run a native edge node: assignment, flag evaluation and event forwarding over HTTP.
+    Edge(vane_edge_native::EdgeArgs),
+    /// Check that an edge (native, Cloudflare worker, Spin component) answers the shared
+    /// vectors in spec/ correctly; or print the snapshot to seed it with.
+    Conformance(conformance::ConformanceArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Eval(args) => eval::run(&args),
+        Command::Edge(args) => async_main(vane_edge_native::run(args)),
+        Command::Conformance(args) => conformance::run(args),
+    }
+}
+
+/// Runs a service on a multi-threaded runtime with logs to stderr (`RUST_LOG` filters them).
+fn async_main(service: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(service) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("VANE_LOG_FORMAT").is_ok_and(|f| f == "json");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
     }
 }
