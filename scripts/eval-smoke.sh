@@ -23,3 +23,12 @@ set -e
 grep -q 'experiments\[0\].variants: weights sum to' <<<"$errors" || { echo "missing weight error: $errors"; exit 1; }
 grep -q 'flags\[1\].prerequisites\[0\].flag: unknown flag `no-such-flag`' <<<"$errors" || { echo "missing prerequisite error: $errors"; exit 1; }
 echo "vane eval: ok (valid snapshot answered; invalid one exited 2 with $(grep -c '^error:' <<<"$errors") errors)"
+
+stats=$(printf '%s' '{"method":"frequentist","metrics":[{"name":"purchase","type":"proportion","variants":[{"name":"control","n":10000,"sum":1000},{"name":"treatment","n":10000,"sum":1150}]}]}' | "$vane" stats)
+grep -q '"p_value"' <<<"$stats" || { echo "vane stats did not answer: $stats"; exit 1; }
+set +e
+"$vane" stats <<<'{"metrics": 3}' >/dev/null 2>&1
+status=$?
+set -e
+[ "$status" -eq 2 ] || { echo "vane stats: bad input should exit 2, got $status"; exit 1; }
+echo "vane stats: ok"

@@ -13,8 +13,8 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, -D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "cargo test (workspace)"
-cargo test --workspace --locked
+step "cargo test (workspace; Kinesis tests against a local kinesalite)"
+bash scripts/with-kinesalite.sh cargo test --workspace --locked
 
 step "engine builds for wasm32-unknown-unknown and wasm32-wasip2"
 cargo build -p vane-engine --locked --release --target wasm32-unknown-unknown
@@ -35,7 +35,7 @@ if [ -x scripts/gbstats-reference.sh ] || [ -f scripts/gbstats-reference.sh ]; t
   bash scripts/gbstats-reference.sh --check
 fi
 
-step "vane eval answers and rejects an invalid snapshot with exit 2"
+step "vane eval and vane stats answer, and reject bad input with exit 2"
 bash scripts/eval-smoke.sh
 
 echo

@@ -23,6 +23,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Run a native edge node: assignment, flag evaluation and event forwarding over HTTP.
     Edge(vane_edge_native::EdgeArgs),
+    /// Compute experiment results from summary statistics: JSON request on stdin, JSON results
+    /// on stdout (schema: docs/stats.md).
+    Stats,
     /// Check that an edge (native, Cloudflare worker, Spin component) answers the shared
     /// vectors in spec/ correctly; or print the snapshot to seed it with.
     Conformance(conformance::ConformanceArgs),
@@ -34,6 +37,26 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(&args),
         Command::Edge(args) => async_main(vane_edge_native::run(args)),
         Command::Conformance(args) => conformance::run(args),
+        Command::Stats => stats(),
+    }
+}
+
+fn stats() -> ExitCode {
+    use std::io::Read;
+    let mut input = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
+        eprintln!("error: reading standard input: {e}");
+        return ExitCode::from(1);
+    }
+    match vane_analytics::cli::run_stats(&input) {
+        Ok(output) => {
+            println!("{output}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 

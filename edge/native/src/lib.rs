@@ -3,6 +3,7 @@
 //! sink (the analytics ingest endpoint, Kinesis, or memory for tests).
 
 pub mod conformance;
+pub mod kinesis;
 mod server;
 pub mod sink;
 pub mod source;
@@ -45,8 +46,15 @@ pub struct EdgeArgs {
     #[arg(long, env = "VANE_EDGE_REFRESH_MS", default_value_t = 1000)]
     pub refresh_ms: u64,
     /// Forward events to this analytics ingest URL (the embedded default).
-    #[arg(long, env = "VANE_EDGE_INGEST_URL")]
+    #[arg(long, env = "VANE_EDGE_INGEST_URL", conflicts_with = "kinesis_stream")]
     pub ingest_url: Option<String>,
+    /// Forward events to this Amazon Kinesis stream (credentials and region from the standard
+    /// AWS configuration: AWS_REGION, AWS_ACCESS_KEY_ID, ... or an instance role).
+    #[arg(long, env = "VANE_EDGE_KINESIS_STREAM")]
+    pub kinesis_stream: Option<String>,
+    /// A Kinesis endpoint override, e.g. a local Kinesis-compatible server.
+    #[arg(long, env = "VANE_EDGE_KINESIS_ENDPOINT")]
+    pub kinesis_endpoint: Option<String>,
 }
 
 /// A running edge node, bound but not yet serving (see [`Application::run_until_stopped`]).
@@ -128,10 +136,16 @@ pub async fn run(args: EdgeArgs) -> anyhow::Result<()> {
             anyhow::bail!("give --store-dir or --core-url so the edge can find snapshots")
         }
     };
-    let sink: Arc<dyn EventSink> = match &args.ingest_url {
-        Some(url) => Arc::new(sink::HttpSink::new(url)),
-        None => {
-            tracing::warn!("no --ingest-url: events are accepted and discarded");
+    let sink: Arc<dyn EventSink> = match (&args.ingest_url, &args.kinesis_stream) {
+        (Some(url), _) => Arc::new(sink::HttpSink::new(url)),
+        (None, Some(stream)) => {
+            let client = kinesis::KinesisSink::client(args.kinesis_endpoint.as_deref()).await;
+            Arc::new(kinesis::KinesisSink::new(client, stream.clone()))
+        }
+        (None, None) => {
+            tracing::warn!(
+                "no --ingest-url or --kinesis-stream: events are accepted and discarded"
+            );
             Arc::new(sink::DiscardSink)
         }
     };

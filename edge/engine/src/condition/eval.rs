@@ -3,16 +3,19 @@
 
 use std::cmp::Ordering;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::IdList;
-use super::compile::{
-    Clause, Cmp, Doc, ElemMatch, Op, Operand, Path, Scalar, ScalarSet, StrEq, Test,
-};
 use super::js::{self, JsType};
+use super::tree::{
+    Clause, Cmp, Doc, ElemMatch, Op, Operand, Path, Scalar, ScalarSet, Step, StrEq, Test,
+};
 use super::version;
 
 static NULL: Value = Value::Null;
+
+/// Attribute objects up to this size are searched linearly.
+const SMALL_MAP: usize = 12;
 
 impl Doc {
     pub(super) fn matches(&self, attributes: &Value, lists: &[IdList]) -> bool {
@@ -39,15 +42,14 @@ impl Clause {
 
 impl Path {
     /// The value at this path; a missing step reads as null (GrowthBook's `getPath`).
+    #[inline]
     fn resolve<'v>(&self, root: &'v Value) -> &'v Value {
+        if let [step] = &*self.steps {
+            return step.get(root).unwrap_or(&NULL);
+        }
         let mut current = root;
-        for step in &self.steps {
-            let next = match current {
-                Value::Object(map) => map.get(&*step.key),
-                Value::Array(items) => step.index.and_then(|i| items.get(i)),
-                _ => None,
-            };
-            match next {
+        for step in self.steps.iter() {
+            match step.get(current) {
                 Some(v) => current = v,
                 None => return &NULL,
             }
@@ -56,16 +58,41 @@ impl Path {
     }
 }
 
+impl Step {
+    #[inline]
+    fn get<'v>(&self, current: &'v Value) -> Option<&'v Value> {
+        match current {
+            Value::Object(map) => get(map, &self.key),
+            Value::Array(items) => self.index.and_then(|i| items.get(i)),
+            _ => None,
+        }
+    }
+}
+
+/// `map.get(key)`. Small maps (almost all attribute objects) are scanned comparing lengths
+/// first, which skips most byte comparisons; the ordered B-tree search compares bytes at every
+/// step.
+fn get<'v>(map: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
+    if map.len() <= SMALL_MAP {
+        map.iter().find(|(k, _)| js::str_eq(k, key)).map(|(_, v)| v)
+    } else {
+        map.get(key)
+    }
+}
+
 impl Test {
     pub(super) fn matches(&self, v: &Value, lists: &[IdList]) -> bool {
         match self {
             Test::Str(s) => s.matches(v),
-            Test::StrI(lower) => *js::lowercase(&js::js_string(v)) == **lower,
+            Test::StrI(lower) => str_eq_insensitive(v, lower),
             Test::Num(n) => js::to_number(v) == *n,
             Test::Bool(b) => !v.is_null() && js::truthy(v) == *b,
             Test::Null => v.is_null(),
             Test::Literal(literal) => js::deep_eq(v, literal),
-            Test::Ops(ops) => ops.iter().all(|op| op.matches(v, lists)),
+            Test::Ops(ops) => match &**ops {
+                [op] => op.matches(v, lists),
+                _ => ops.iter().all(|op| op.matches(v, lists)),
+            },
         }
     }
 }
@@ -73,12 +100,12 @@ impl Test {
 impl StrEq {
     fn matches(&self, v: &Value) -> bool {
         match v {
-            Value::String(s) => **s == *self.s,
+            Value::String(s) => js::str_eq(s, &self.s),
             Value::Number(n) => self.number == Some(js::num(n)),
             Value::Bool(b) => *self.s == *if *b { "true" } else { "false" },
             Value::Null => &*self.s == "null",
             Value::Object(_) => &*self.s == "[object Object]",
-            Value::Array(_) => js::js_string_equals(v, &self.s),
+            Value::Array(_) => array_string_equals(v, &self.s),
         }
     }
 }
@@ -109,7 +136,7 @@ impl Op {
             Op::Type(t) => JsType::of(v) == *t,
             Op::Regex(re) => match v {
                 Value::String(s) => re.is_match(s),
-                other => re.is_match(&js::js_string(other)),
+                other => regex_on_non_string(re, other),
             },
             Op::Not(test) => !test.matches(v, lists),
             Op::Group { index, negate } => {
@@ -122,6 +149,24 @@ impl Op {
             Op::Version(cmp, padded) => cmp.holds(Some(version::cmp_value(v, padded))),
         }
     }
+}
+
+#[cold]
+#[inline(never)]
+fn str_eq_insensitive(v: &Value, lower: &str) -> bool {
+    *js::lowercase(&js::js_string(v)) == *lower
+}
+
+#[cold]
+#[inline(never)]
+fn array_string_equals(v: &Value, s: &str) -> bool {
+    js::js_string_equals(v, s)
+}
+
+#[cold]
+#[inline(never)]
+fn regex_on_non_string(re: &regex::Regex, v: &Value) -> bool {
+    re.is_match(&js::js_string(v))
 }
 
 impl ElemMatch {
@@ -171,7 +216,7 @@ impl Scalar {
             (Scalar::Null, Value::Null) => true,
             (Scalar::Bool(a), Value::Bool(b)) => a == b,
             (Scalar::Num(a), Value::Number(b)) => *a == js::num(b),
-            (Scalar::Str(a), Value::String(b)) => **a == **b,
+            (Scalar::Str(a), Value::String(b)) => js::str_eq(a, b),
             _ => false,
         }
     }

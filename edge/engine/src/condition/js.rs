@@ -18,6 +18,21 @@ pub(crate) fn num(n: &Number) -> f64 {
     n.as_f64().unwrap_or(f64::NAN)
 }
 
+/// String equality that compares short strings inline instead of calling `memcmp`
+/// (attribute names and values are mostly a few bytes long).
+#[inline]
+pub(crate) fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() <= 16 {
+        a.iter().zip(b).all(|(x, y)| x == y)
+    } else {
+        a == b
+    }
+}
+
 /// `!!v`.
 pub(crate) fn truthy(v: &Value) -> bool {
     match v {

@@ -5,6 +5,15 @@
 //! resolved to indexes) and then evaluated many times against a context's attributes.
 //! Invalid documents are compile errors with JSON paths; evaluation never panics.
 //!
+//! The operators, and every place where GrowthBook's JavaScript loose typing decides a result
+//! (missing attributes read as null, `String(value)` and `value * 1` comparisons, relational
+//! operators across types, version padding), are specified in `spec/README.md`
+//! (section `conditions.json`) and pinned by the shared vectors in `spec/conditions.json`.
+//!
+//! Modules: `tree` is the compiled form, `compile` builds it, `eval` walks it, `js` holds the JavaScript value
+//! semantics (number printing, string-to-number, UTF-16 ordering), `version` the version
+//! padding.
+//!
 //! INTERFACE CONTRACT (the rest of the engine relies on exactly these items):
 //! - [`Condition::compile`], [`Condition::matches`], [`Condition::always`], [`Condition::is_always`]
 //! - [`IdList`] (`IdList::new`, `IdList::contains`) and [`GroupIndex`].
@@ -18,6 +27,7 @@ use crate::error::{CompileError, CompileErrorKind};
 mod compile;
 mod eval;
 mod js;
+mod tree;
 mod version;
 
 /// Resolves segment names used by `$inGroup` / `$notInGroup` to the index of their id list in
@@ -28,14 +38,14 @@ pub type GroupIndex = HashMap<String, Option<usize>>;
 /// A compiled condition.
 #[derive(Debug, Clone)]
 pub struct Condition {
-    root: compile::Doc,
+    root: tree::Doc,
 }
 
 impl Condition {
     /// A condition that matches every context (the empty document `{}`).
     pub fn always() -> Self {
         Self {
-            root: compile::Doc::default(),
+            root: tree::Doc::default(),
         }
     }
 
