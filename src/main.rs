@@ -21,8 +21,12 @@ enum Command {
     /// Evaluate every flag and experiment of a snapshot for one context, with reasons
     /// ("why does this user see that?").
     Eval(eval::EvalArgs),
+    /// Run core-api: configuration, users, API keys, audit log, snapshot publishing.
+    Core(vane_core::CoreArgs),
     /// Run a native edge node: assignment, flag evaluation and event forwarding over HTTP.
     Edge(vane_edge_native::EdgeArgs),
+    /// Deliver published snapshots to edge stores and watch which version each edge serves.
+    Sync(vane_sync::SyncArgs),
     /// Compute experiment results from summary statistics: JSON request on stdin, JSON results
     /// on stdout (schema: docs/stats.md).
     Stats,
@@ -35,7 +39,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Eval(args) => eval::run(&args),
+        Command::Core(args) => async_main(vane_core::run(args)),
         Command::Edge(args) => async_main(vane_edge_native::run(args)),
+        Command::Sync(args) => async_main(vane_sync::run(args)),
         Command::Conformance(args) => conformance::run(args),
         Command::Stats => stats(),
     }

@@ -1,0 +1,80 @@
+//! Application state shared by every request.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use serde::Serialize;
+use tokio::sync::broadcast;
+use utoipa::ToSchema;
+use vane_engine::CompiledSnapshot;
+
+use crate::clock::Clock;
+use crate::config::PasswordCost;
+use crate::db::Db;
+use crate::metrics::Metrics;
+
+/// A new snapshot version, as announced to server-sent-event subscribers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Announcement {
+    pub environment: String,
+    pub version: i64,
+    pub content_hash: String,
+    pub published_at: String,
+}
+
+/// Shared state; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub struct Inner {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    /// Serializes every write: changes are validated against the whole configuration, and
+    /// snapshot versions are monotonic per environment.
+    pub write_lock: tokio::sync::Mutex<()>,
+    pub announcements: broadcast::Sender<Announcement>,
+    pub metrics: Metrics,
+    pub session_ttl: time::Duration,
+    pub password_cost: PasswordCost,
+    /// The latest compiled snapshot per environment, for previews (`evaluate`).
+    pub compiled: Mutex<HashMap<String, Arc<CompiledSnapshot>>>,
+    /// The OpenAPI document, set once the router is built.
+    pub openapi: OnceLock<String>,
+}
+
+impl AppState {
+    pub fn new(
+        db: Db,
+        clock: Arc<dyn Clock>,
+        metrics: Metrics,
+        session_ttl: time::Duration,
+        password_cost: PasswordCost,
+    ) -> Self {
+        let (announcements, _) = broadcast::channel(256);
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                clock,
+                write_lock: tokio::sync::Mutex::new(()),
+                announcements,
+                metrics,
+                session_ttl,
+                password_cost,
+                compiled: Mutex::new(HashMap::new()),
+                openapi: OnceLock::new(),
+            }),
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// Now, in Unix milliseconds, from the injected clock.
+    pub fn now_millis(&self) -> i64 {
+        crate::clock::millis(self.inner.clock.now())
+    }
+}
