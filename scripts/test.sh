@@ -13,8 +13,12 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, -D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "cargo test (workspace; Kinesis tests against a local kinesalite)"
-bash scripts/with-kinesalite.sh cargo test --workspace --locked
+step "cargo test (workspace) against throwaway PostgreSQL, Redis, kinesalite and moto S3 on 127.0.0.1"
+bash scripts/with-postgres.sh \
+  bash scripts/with-redis.sh \
+  bash scripts/with-kinesalite.sh \
+  bash scripts/with-moto.sh \
+  cargo test --workspace --locked
 
 step "engine builds for wasm32-unknown-unknown and wasm32-wasip2"
 cargo build -p vane-engine --locked --release --target wasm32-unknown-unknown
@@ -30,13 +34,17 @@ cp -r spec/evaluations "$scratch/committed"
 "$py" spec/tools/gen_evaluations.py >/dev/null
 diff -ru "$scratch/committed" spec/evaluations
 
-if [ -x scripts/gbstats-reference.sh ] || [ -f scripts/gbstats-reference.sh ]; then
-  step "statistics reference vectors match gbstats 0.8.0"
-  bash scripts/gbstats-reference.sh --check
-fi
+step "statistics reference vectors match gbstats 0.8.0 (PyPI)"
+bash scripts/gbstats-reference.sh --check
 
 step "vane eval and vane stats answer, and reject bad input with exit 2"
 bash scripts/eval-smoke.sh
+
+step "edge conformance: the Cloudflare worker under workerd (wrangler dev, offline)"
+bash scripts/workerd-test.sh
+
+step "edge conformance: the Spin component under wasmtime serve"
+bash scripts/wasmtime-test.sh
 
 echo
 echo "make test: all checks passed"

@@ -113,11 +113,7 @@ const ROUTES: &[(&str, &str, Rule)] = &[
         "/api/v1/environments/{env}/evaluate",
         Rule::Evaluate,
     ),
-    (
-        "POST",
-        "/api/v1/environments/{env}/rollback",
-        Rule::Admin,
-    ),
+    ("POST", "/api/v1/environments/{env}/rollback", Rule::Admin),
     // Last: it ends the caller's session.
     ("POST", "/api/v1/auth/logout", Rule::Session),
 ];

@@ -30,7 +30,10 @@ async fn snapshots_carry_key_digests_and_a_rollback_republishes_earlier_configur
             .any(|k| k["sha256"] == digest.as_str() && k["kind"] == "client"),
         "{keys:?}"
     );
-    assert!(!snapshot.to_string().contains(&client), "the key itself must not be published");
+    assert!(
+        !snapshot.to_string().contains(&client),
+        "the key itself must not be published"
+    );
 
     app.post("/api/v1/flags", &app.admin, flag("beta", "production"))
         .await
@@ -47,10 +50,15 @@ async fn snapshots_carry_key_digests_and_a_rollback_republishes_earlier_configur
         .await;
     reply.expect(201);
     let (rolled, _) = app.snapshot("production").await;
-    assert_eq!(rolled["version"], with_flag["version"].as_i64().unwrap() + 1);
+    assert_eq!(
+        rolled["version"],
+        with_flag["version"].as_i64().unwrap() + 1
+    );
     assert_eq!(rolled["flags"], json!([]));
     assert_eq!(rolled["api_keys"], with_flag["api_keys"]);
-    let audit = app.audit("entity_type=environment&entity_key=production").await;
+    let audit = app
+        .audit("entity_type=environment&entity_key=production")
+        .await;
     let rollbacks: Vec<&Value> = audit.iter().filter(|e| e["action"] == "rollback").collect();
     assert_eq!(rollbacks.len(), 1, "{audit:?}");
     app.post(
@@ -126,7 +134,8 @@ async fn an_unchanged_snapshot_gets_304(backend: Backend) {
         .await;
     first.expect(200);
     let etag = first.etag();
-    assert_eq!(first.headers["x-vane-snapshot-version"], "1");
+    // Version 1 came with the environment, version 2 with the server key's digest.
+    assert_eq!(first.headers["x-vane-snapshot-version"], "2");
 
     let again = app
         .request(
@@ -154,7 +163,7 @@ async fn an_unchanged_snapshot_gets_304(backend: Backend) {
         .await;
     changed.expect(200);
     assert_ne!(changed.etag(), etag);
-    assert_eq!(changed.body["version"], 2);
+    assert_eq!(changed.body["version"], 3);
 }
 
 /// Reads server-sent events until `count` `snapshot` events have arrived.
@@ -213,7 +222,8 @@ async fn subscribers_hear_of_each_new_version(backend: Backend) {
     let mut stream = response.bytes_stream();
     let mut buffer = String::new();
     let first = read_events(&mut stream, &mut buffer, 1).await;
-    assert_eq!(first[0]["version"], 1, "the current version comes first");
+    // Version 2 is current: the server key's digest was published after the environment.
+    assert_eq!(first[0]["version"], 2, "the current version comes first");
 
     // A staging-only change is not announced here; a production change is.
     app.post(
@@ -232,7 +242,7 @@ async fn subscribers_hear_of_each_new_version(backend: Backend) {
     .expect(201);
     let next = read_events(&mut stream, &mut buffer, 1).await;
     assert_eq!(next[0]["environment"], "production");
-    assert_eq!(next[0]["version"], 2);
+    assert_eq!(next[0]["version"], 3);
     let (snapshot, _) = app.snapshot("production").await;
     assert_eq!(next[0]["content_hash"], snapshot["content_hash"]);
 }
