@@ -19,7 +19,7 @@ NODE_PATH="$prefix/node_modules" node -e "
     .listen($port, '127.0.0.1', () => console.log('kinesalite listening on $port'));
 " >"$log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$log"' EXIT
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -f "$log"' EXIT
 for _ in $(seq 1 100); do
   grep -q listening "$log" && break
   kill -0 $pid 2>/dev/null || { cat "$log" >&2; echo "kinesalite did not start" >&2; exit 1; }
