@@ -1,6 +1,6 @@
 //! Experiment validation and compilation, including layer range exclusivity.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use super::{CExperiment, CLayer, CLayerSlot, CVariant, Compiler, Hashing, WeightPaths};
 use crate::error::CompileErrorKind;
@@ -12,7 +12,7 @@ pub(super) fn compile_experiments(
     experiments: &[Experiment],
     layers: &[CLayer],
 ) -> Vec<CExperiment> {
-    let mut seen = HashMap::new();
+    let mut seen = HashMap::default();
     let compiled: Vec<CExperiment> = experiments
         .iter()
         .enumerate()
@@ -39,7 +39,7 @@ fn compile_experiment(
             "an experiment needs at least two variants",
         );
     }
-    let mut variant_keys = HashMap::new();
+    let mut variant_keys = HashMap::default();
     for (v, variant) in e.variants.iter().enumerate() {
         let vpath = format!("{path}.variants[{v}].key");
         c.key(&vpath, &variant.key);
@@ -85,7 +85,7 @@ fn compile_experiment(
         })
     });
 
-    let mut overrides = HashMap::with_capacity(e.overrides.len());
+    let mut overrides = HashMap::with_capacity_and_hasher(e.overrides.len(), Default::default());
     for (unit, variant) in &e.overrides {
         match variant_keys.get(variant) {
             Some(&index) => {
@@ -125,7 +125,7 @@ fn compile_experiment(
 
 /// Experiments that can assign (scheduled or running) must hold disjoint ranges of their layer.
 fn check_layer_overlaps(c: &mut Compiler, compiled: &[CExperiment], source: &[Experiment]) {
-    let mut by_layer: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut by_layer: HashMap<usize, Vec<usize>> = HashMap::default();
     for (i, e) in compiled.iter().enumerate() {
         if let Some(slot) = e.layer
             && e.status.may_assign()

@@ -1,6 +1,6 @@
 //! Flag validation and compilation, including the prerequisite graph.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use super::{CFlag, CPrerequisite, CRule, CServe, Compiler, Hashing, WeightPaths, check_type};
 use crate::error::CompileErrorKind;
@@ -8,7 +8,7 @@ use crate::model::{Flag, Serve};
 
 pub(super) fn compile_flags(c: &mut Compiler, flags: &[Flag]) -> Vec<CFlag> {
     // Index every flag first so prerequisites may point forward.
-    let mut seen = HashMap::new();
+    let mut seen = HashMap::default();
     for (i, f) in flags.iter().enumerate() {
         let path = format!("flags[{i}].key");
         c.key(&path, &f.key);
@@ -48,7 +48,7 @@ fn compile_flag(c: &mut Compiler, path: &str, flag: &Flag, all: &[Flag]) -> CFla
         count,
     );
 
-    let mut rule_ids = HashMap::new();
+    let mut rule_ids = HashMap::default();
     let rules = flag
         .rules
         .iter()

@@ -5,7 +5,7 @@
 mod experiments;
 mod flags;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use serde_json::Value;
 
@@ -383,10 +383,10 @@ pub fn compile(snapshot: Snapshot) -> Result<CompiledSnapshot, Vec<CompileError>
     let mut c = Compiler {
         errors: Vec::new(),
         groups: GroupIndex::new(),
-        segment_index: HashMap::new(),
-        layer_index: HashMap::new(),
-        holdout_index: HashMap::new(),
-        flag_index: HashMap::new(),
+        segment_index: HashMap::default(),
+        layer_index: HashMap::default(),
+        holdout_index: HashMap::default(),
+        flag_index: HashMap::default(),
         id_lists: Vec::new(),
     };
     if snapshot.schema_version != SCHEMA_VERSION {
@@ -445,7 +445,7 @@ pub fn compile(snapshot: Snapshot) -> Result<CompiledSnapshot, Vec<CompileError>
 fn compile_segments(c: &mut Compiler, snapshot: &Snapshot) -> Vec<CSegment> {
     use crate::model::SegmentDefinition;
     // Index first: conditions anywhere (including other segments') may name any segment.
-    let mut seen = HashMap::new();
+    let mut seen = HashMap::default();
     let mut lists = 0;
     for (i, s) in snapshot.segments.iter().enumerate() {
         let path = format!("segments[{i}].key");
@@ -496,7 +496,7 @@ fn compile_segments(c: &mut Compiler, snapshot: &Snapshot) -> Vec<CSegment> {
 }
 
 fn compile_layers(c: &mut Compiler, snapshot: &Snapshot) -> Vec<CLayer> {
-    let mut seen = HashMap::new();
+    let mut seen = HashMap::default();
     let layers = snapshot
         .layers
         .iter()
@@ -518,7 +518,7 @@ fn compile_layers(c: &mut Compiler, snapshot: &Snapshot) -> Vec<CLayer> {
 }
 
 fn compile_holdouts(c: &mut Compiler, snapshot: &Snapshot) -> Vec<CHoldout> {
-    let mut seen = HashMap::new();
+    let mut seen = HashMap::default();
     let holdouts = snapshot
         .holdouts
         .iter()

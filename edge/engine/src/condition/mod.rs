@@ -18,7 +18,9 @@
 //! - [`Condition::compile`], [`Condition::matches`], [`Condition::always`], [`Condition::is_always`]
 //! - [`IdList`] (`IdList::new`, `IdList::contains`) and [`GroupIndex`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+
+use rustc_hash::FxHashSet as HashSet;
 
 use serde_json::Value;
 

@@ -1,6 +1,6 @@
 //! The compiled form of a condition: what [`super::compile`] builds and [`super::eval`] walks.
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 
 use regex::Regex;
 use serde_json::Value;
