@@ -233,3 +233,19 @@ fn snapshot_doc() -> impl Strategy<Value = Value> {
                "segments": [{"key": "ids", "id_list": {"attribute": "user_id", "ids": ["u1", "u2"]}}]})
     })
 }
+
+proptest! {
+    #[test]
+    fn a_sealed_snapshot_survives_a_json_round_trip_whatever_its_floats(
+        split in 0.0f64..1.0,
+        coverage in 0.0f64..=1.0,
+    ) {
+        let mut e = experiment("e", "s", coverage, &[split, 1.0 - split]);
+        e["variants"][0]["payload"] = json!({"ratio": split / 3.0});
+        let doc = json!({"schema_version": 1, "environment": "t", "version": 1, "experiments": [e]});
+        let snapshot: Snapshot = serde_json::from_value(doc).unwrap();
+        let text = serde_json::to_string(&snapshot.seal()).unwrap();
+        // The edge parses the published text and checks the hash against its own serialization.
+        prop_assert!(compile_json(&text).is_ok(), "{}", text);
+    }
+}
