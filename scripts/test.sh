@@ -13,10 +13,11 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, -D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "cargo test (workspace) against throwaway PostgreSQL, Redis and kinesalite on 127.0.0.1"
+step "cargo test (workspace) against throwaway PostgreSQL, Redis, kinesalite and moto S3 on 127.0.0.1"
 bash scripts/with-postgres.sh \
   bash scripts/with-redis.sh \
   bash scripts/with-kinesalite.sh \
+  bash scripts/with-moto.sh \
   cargo test --workspace --locked
 
 step "engine builds for wasm32-unknown-unknown and wasm32-wasip2"

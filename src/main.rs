@@ -27,6 +27,9 @@ enum Command {
     Edge(vane_edge_native::EdgeArgs),
     /// Deliver published snapshots to edge stores and watch which version each edge serves.
     Sync(vane_sync::SyncArgs),
+    /// Run the analytics pipeline: event ingest (embedded log or Kinesis), dedup, exposure join,
+    /// exact aggregates, the data lake and experiment results; or recompute from the lake.
+    Analytics(vane_analytics::AnalyticsCli),
     /// Compute experiment results from summary statistics: JSON request on stdin, JSON results
     /// on stdout (schema: docs/stats.md).
     Stats,
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
         Command::Edge(args) => async_main(vane_edge_native::run(args)),
         Command::Sync(args) => async_main(vane_sync::run(args)),
         Command::Conformance(args) => conformance::run(args),
+        Command::Analytics(cli) => async_main(vane_analytics::run_cli(cli)),
         Command::Stats => stats(),
     }
 }

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# scripts/with-moto.sh CMD...: runs CMD with a throwaway S3-compatible server (PyPI
+# moto[s3] 5.2.5, in memory) on 127.0.0.1 and VANE_TEST_S3_ENDPOINT pointing at it, plus dummy
+# AWS credentials. The server lives in a virtual environment under
+# $HOME/.cache/vane-py/moto. If VANE_TEST_S3_ENDPOINT is already set, just runs CMD.
+source "$(dirname "$0")/lib.sh"
+if [ "$#" -eq 0 ]; then
+  echo "usage: $0 CMD [ARGS...]" >&2
+  exit 2
+fi
+if [ -n "${VANE_TEST_S3_ENDPOINT:-}" ]; then
+  exec "$@"
+fi
+py=$(ensure_venv moto "moto[s3]==5.2.5" flask flask-cors)
+bin=$(dirname "$py")
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+log=$(mktemp)
+"$bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -f "$log"' EXIT
+ready=""
+for _ in $(seq 1 150); do
+  if python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/')" 2>/dev/null; then
+    ready=1
+    break
+  fi
+  kill -0 $pid 2>/dev/null || { cat "$log" >&2; echo "moto_server did not start" >&2; exit 1; }
+  sleep 0.1
+done
+[ -n "$ready" ] || { cat "$log" >&2; echo "moto_server did not answer in 15 s" >&2; exit 1; }
+export VANE_TEST_S3_ENDPOINT="http://127.0.0.1:$port"
+export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-local} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-local} AWS_REGION=${AWS_REGION:-us-east-1}
+set +e
+"$@"
+status=$?
+set -e
+exit $status
