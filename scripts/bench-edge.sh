@@ -2,7 +2,8 @@
 # HTTP load benchmark of the native edge node's /v1/assign (1,000 flags, 200 experiments) and,
 # side by side, Unleash Edge (crates.io unleash-edge, offline with the same flags translated)
 # on its frontend endpoint. Loopback only; each run is bounded (DURATION seconds).
-# Usage: bash scripts/bench-edge.sh   (env: DURATION=10 CONNECTIONS=32)
+# Usage: bash scripts/bench-edge.sh   (env: DURATION=10 CONNECTIONS=32; BENCH_NO_BUILD=1 to
+# reuse the release binaries already built)
 source "$(dirname "$0")/lib.sh"
 cd "$VANE_ROOT"
 duration=${DURATION:-10}
@@ -11,9 +12,11 @@ tools="$VANE_CACHE/vane-tools/cargo"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 [ -x "$tools/bin/unleash-edge" ] || cargo install unleash-edge@20.1.0 --locked --root "$tools"
 
-step "building vane and the fixtures (release)"
-cargo build --locked --release --bin vane
-cargo build --locked --release -p vane-bench --example http_fixtures
+if [ -z "${BENCH_NO_BUILD:-}" ]; then
+  step "building vane and the fixtures (release)"
+  cargo build --locked --release --bin vane
+  cargo build --locked --release -p vane-bench --example http_fixtures
+fi
 dir=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$dir"; }

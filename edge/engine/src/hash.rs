@@ -2,7 +2,7 @@
 //! XXH64 (seed 0) of the UTF-8 string `"{salt}:{unit_id}"`, then
 //! `bucket = ((h >> 32) * 10000) >> 32`, an integer in `[0, 10000)`.
 
-use xxhash_rust::xxh64::Xxh64;
+use xxhash_rust::xxh64::{Xxh64, xxh64};
 
 /// Number of buckets: shares are resolved to one basis point.
 pub const BUCKETS: u32 = 10_000;
@@ -12,7 +12,17 @@ pub type Bucket = u32;
 
 /// The 64-bit hash of `"{salt}:{unit_id}"`.
 pub fn hash(salt: &str, unit_id: &str) -> u64 {
-    // Streaming avoids allocating the joined string on the hot path.
+    // Typical salts and ids fit a stack buffer: one-shot hashing of the joined bytes is about
+    // twice as fast as streaming. Longer inputs stream rather than allocate.
+    const STACK: usize = 96;
+    let len = salt.len() + 1 + unit_id.len();
+    if len <= STACK {
+        let mut joined = [0u8; STACK];
+        joined[..salt.len()].copy_from_slice(salt.as_bytes());
+        joined[salt.len()] = b':';
+        joined[salt.len() + 1..len].copy_from_slice(unit_id.as_bytes());
+        return xxh64(&joined[..len], 0);
+    }
     let mut h = Xxh64::new(0);
     h.update(salt.as_bytes());
     h.update(b":");
@@ -97,9 +107,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn streaming_hash_equals_hash_of_the_joined_string() {
+    fn hash_equals_hash_of_the_joined_string_short_and_long() {
         let joined = xxhash_rust::xxh64::xxh64(b"exp-salt:user-42", 0);
         assert_eq!(hash("exp-salt", "user-42"), joined);
+        // Both sides of the stack-buffer limit, and far past it (the streaming path).
+        for len in [94, 95, 96, 97, 300] {
+            let id = "u".repeat(len);
+            let expected = xxhash_rust::xxh64::xxh64(format!("s:{id}").as_bytes(), 0);
+            assert_eq!(hash("s", &id), expected, "id of {len} bytes");
+        }
     }
 
     #[test]

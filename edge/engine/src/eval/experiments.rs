@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{EvalError, unit_id};
+use super::{EvalError, Memo};
 use crate::compile::{CExperiment, CompiledSnapshot};
 use crate::hash::{self, Bucket};
 use crate::model::ExperimentStatus;
@@ -62,7 +62,10 @@ impl CompiledSnapshot {
         now: Timestamp,
     ) -> Assignment<'s> {
         match self.experiment_index.get(key) {
-            Some(&index) => self.assign_experiment(&self.experiments[index], attributes, now),
+            Some(&index) => {
+                let mut memo = Memo::new(attributes);
+                self.assign_experiment(&self.experiments[index], &mut memo, now)
+            }
             None => not_assigned(
                 key,
                 AssignReason::Error {
@@ -75,19 +78,27 @@ impl CompiledSnapshot {
     /// Assignments for every experiment, in snapshot order, including the reasons of those the
     /// unit is not in.
     pub fn assign_all<'s>(&'s self, attributes: &Value, now: Timestamp) -> Vec<Assignment<'s>> {
+        self.assign_all_with(&mut Memo::new(attributes), now)
+    }
+
+    pub(crate) fn assign_all_with<'s: 'c, 'c>(
+        &'s self,
+        memo: &mut Memo<'c>,
+        now: Timestamp,
+    ) -> Vec<Assignment<'s>> {
         self.experiments
             .iter()
-            .map(|e| self.assign_experiment(e, attributes, now))
+            .map(|e| self.assign_experiment(e, memo, now))
             .collect()
     }
 
-    fn assign_experiment<'s>(
+    fn assign_experiment<'s: 'c, 'c>(
         &'s self,
         e: &'s CExperiment,
-        attributes: &Value,
+        memo: &mut Memo<'c>,
         now: Timestamp,
     ) -> Assignment<'s> {
-        match self.place(e, attributes, now) {
+        match self.place(e, memo, now) {
             Ok((variation, reason)) => {
                 let variant = &e.variants[variation];
                 Assignment {
@@ -105,10 +116,10 @@ impl CompiledSnapshot {
 
     /// The checks, in order: status and window, unit id, overrides, targeting, holdouts,
     /// layer range, coverage and variant.
-    fn place<'s>(
+    fn place<'s: 'c, 'c>(
         &'s self,
         e: &'s CExperiment,
-        attributes: &Value,
+        memo: &mut Memo<'c>,
         now: Timestamp,
     ) -> Result<(usize, AssignReason<'s>), AssignReason<'s>> {
         if !e.status.may_assign() {
@@ -118,23 +129,26 @@ impl CompiledSnapshot {
             return Err(AssignReason::OutsideWindow);
         }
         let attribute = e.hashing.unit_attribute.as_str();
-        let id = unit_id(attributes, attribute).ok_or(AssignReason::MissingUnit { attribute })?;
+        let id = memo
+            .unit(attribute)
+            .ok_or(AssignReason::MissingUnit { attribute })?;
         if let Some(&forced) = e.overrides.get(id.as_ref()) {
             return Ok((forced, AssignReason::Override));
         }
+        let attributes = memo.attributes;
         if !e.condition.matches(attributes, &self.id_lists) {
             return Err(AssignReason::ConditionNotMet);
         }
         if let Some(segment) = self.missing_segment(&e.segments, attributes) {
             return Err(AssignReason::NotInSegment { segment });
         }
-        if let Some(h) = self.holding_out(&e.holdouts, attributes) {
+        if let Some(h) = self.holding_out(&e.holdouts, memo) {
             return Err(AssignReason::InHoldout { holdout: &h.key });
         }
         if let Some(slot) = e.layer {
             let layer = &self.layers[slot.layer];
             // The layer hashes on the experiment's own unit attribute (checked at compile).
-            let bucket = hash::bucket(&layer.salt, &id);
+            let bucket = memo.layer_bucket(slot.layer, &layer.salt, &id);
             if bucket < slot.start || bucket >= slot.end {
                 return Err(AssignReason::NotInLayerRange {
                     layer: &layer.key,

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{EvalError, unit_id};
+use super::{EvalError, Memo};
 use crate::compile::{CFlag, CServe, CompiledSnapshot};
 use crate::hash::{self, Bucket};
 use crate::time::Timestamp;
@@ -55,7 +55,7 @@ impl CompiledSnapshot {
         now: Timestamp,
     ) -> FlagEvaluation<'s> {
         match self.flag_index.get(key) {
-            Some(&index) => self.eval_flag(index, attributes, now, &mut None),
+            Some(&index) => self.eval_flag(index, &mut Memo::new(attributes), now, &mut None),
             None => FlagEvaluation {
                 key,
                 value: &NULL,
@@ -73,35 +73,43 @@ impl CompiledSnapshot {
         attributes: &Value,
         now: Timestamp,
     ) -> Vec<FlagEvaluation<'s>> {
+        self.evaluate_flags_with(&mut Memo::new(attributes), now)
+    }
+
+    pub(crate) fn evaluate_flags_with<'s: 'c, 'c>(
+        &'s self,
+        context: &mut Memo<'c>,
+        now: Timestamp,
+    ) -> Vec<FlagEvaluation<'s>> {
         let mut memo: Option<Vec<Option<usize>>> = Some(vec![None; self.flags.len()]);
         (0..self.flags.len())
-            .map(|i| self.eval_flag(i, attributes, now, &mut memo))
+            .map(|i| self.eval_flag(i, context, now, &mut memo))
             .collect()
     }
 
     /// The served variation of flag `index`, memoized when a memo is given.
-    fn variation_of(
-        &self,
+    fn variation_of<'s: 'c, 'c>(
+        &'s self,
         index: usize,
-        attributes: &Value,
+        context: &mut Memo<'c>,
         now: Timestamp,
         memo: &mut Option<Vec<Option<usize>>>,
     ) -> Option<usize> {
         if let Some(Some(done)) = memo.as_ref().and_then(|m| m.get(index)) {
             return Some(*done);
         }
-        self.eval_flag(index, attributes, now, memo).variation
+        self.eval_flag(index, context, now, memo).variation
     }
 
-    fn eval_flag<'s>(
+    fn eval_flag<'s: 'c, 'c>(
         &'s self,
         index: usize,
-        attributes: &Value,
+        context: &mut Memo<'c>,
         now: Timestamp,
         memo: &mut Option<Vec<Option<usize>>>,
     ) -> FlagEvaluation<'s> {
         let flag = &self.flags[index];
-        let (variation, reason) = self.decide(flag, attributes, now, memo);
+        let (variation, reason) = self.decide(flag, context, now, memo);
         if let Some(m) = memo.as_mut().and_then(|m| m.get_mut(index)) {
             *m = Some(variation);
         }
@@ -113,10 +121,10 @@ impl CompiledSnapshot {
         }
     }
 
-    fn decide<'s>(
+    fn decide<'s: 'c, 'c>(
         &'s self,
         flag: &'s CFlag,
-        attributes: &Value,
+        context: &mut Memo<'c>,
         now: Timestamp,
         memo: &mut Option<Vec<Option<usize>>>,
     ) -> (usize, FlagReason<'s>) {
@@ -129,7 +137,7 @@ impl CompiledSnapshot {
         for pre in &flag.prerequisites {
             // Compilation rejects cycles, so this recursion ends.
             let satisfied = self
-                .variation_of(pre.flag, attributes, now, memo)
+                .variation_of(pre.flag, context, now, memo)
                 .and_then(|v| pre.satisfied_by.get(v).copied())
                 .unwrap_or(false);
             if !satisfied {
@@ -141,12 +149,13 @@ impl CompiledSnapshot {
                 );
             }
         }
-        if let Some(h) = self.holding_out(&flag.holdouts, attributes) {
+        if let Some(h) = self.holding_out(&flag.holdouts, context) {
             return (
                 flag.default_variation,
                 FlagReason::InHoldout { holdout: &h.key },
             );
         }
+        let attributes = context.attributes;
         for (rule_index, rule) in flag.rules.iter().enumerate() {
             if !rule.condition.matches(attributes, &self.id_lists)
                 || self.missing_segment(&rule.segments, attributes).is_some()
@@ -165,7 +174,7 @@ impl CompiledSnapshot {
                 }
                 CServe::Rollout(hashing) => {
                     // A unit without the attribute, or outside coverage, falls through.
-                    let Some(id) = unit_id(attributes, &hashing.unit_attribute) else {
+                    let Some(id) = context.unit(&hashing.unit_attribute) else {
                         continue;
                     };
                     let bucket = hash::bucket(&hashing.salt, &id);

@@ -16,7 +16,7 @@ pub use experiments::{AssignReason, Assignment};
 pub use flags::{FlagEvaluation, FlagReason};
 
 use crate::compile::{CHoldout, CSegment, CompiledSnapshot};
-use crate::hash;
+use crate::hash::{self, Bucket};
 
 /// Why an evaluation could not be done normally.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -40,12 +40,52 @@ pub struct Evaluation<'s> {
 impl CompiledSnapshot {
     /// All flags and all experiments for `attributes` at `now`.
     pub fn evaluate_all<'s>(&'s self, attributes: &Value, now: crate::Timestamp) -> Evaluation<'s> {
+        let mut memo = Memo::new(attributes);
         Evaluation {
             environment: &self.environment,
             snapshot_version: self.version,
-            flags: self.evaluate_flags(attributes, now),
-            experiments: self.assign_all(attributes, now),
+            flags: self.evaluate_flags_with(&mut memo, now),
+            experiments: self.assign_all_with(&mut memo, now),
         }
+    }
+}
+
+/// What one evaluation call works out at most once, however many flags and experiments ask:
+/// the unit id of each attribute, each layer's bucket and each holdout's decision. All of them
+/// depend only on the context and the snapshot, never on the flag or experiment asking.
+pub(crate) struct Memo<'c> {
+    pub(crate) attributes: &'c Value,
+    units: Vec<(&'c str, Option<Cow<'c, str>>)>,
+    layer_buckets: Vec<Option<Bucket>>,
+    held_out: Vec<Option<bool>>,
+}
+
+impl<'c> Memo<'c> {
+    pub(crate) fn new(attributes: &'c Value) -> Self {
+        Self {
+            attributes,
+            units: Vec::new(),
+            layer_buckets: Vec::new(),
+            held_out: Vec::new(),
+        }
+    }
+
+    /// [`unit_id`] of `attribute`, looked up once per call. Cloning a borrowed id is free.
+    pub(crate) fn unit(&mut self, attribute: &'c str) -> Option<Cow<'c, str>> {
+        if let Some((_, id)) = self.units.iter().find(|(a, _)| *a == attribute) {
+            return id.clone();
+        }
+        let id = unit_id(self.attributes, attribute);
+        self.units.push((attribute, id.clone()));
+        id
+    }
+
+    /// The unit's bucket in layer `index` (salt `salt`), hashed once per call.
+    pub(crate) fn layer_bucket(&mut self, index: usize, salt: &str, id: &str) -> Bucket {
+        if self.layer_buckets.len() <= index {
+            self.layer_buckets.resize(index + 1, None);
+        }
+        *self.layer_buckets[index].get_or_insert_with(|| hash::bucket(salt, id))
     }
 }
 
@@ -94,11 +134,30 @@ impl CompiledSnapshot {
 
     /// The first of `holdouts` that holds the unit out, if any. A unit without the holdout's
     /// unit attribute cannot be placed and is not held out.
-    pub(crate) fn holding_out(&self, holdouts: &[usize], attributes: &Value) -> Option<&CHoldout> {
-        holdouts.iter().map(|&h| &self.holdouts[h]).find(|h| {
-            unit_id(attributes, &h.unit_attribute)
-                .is_some_and(|id| hash::bucket(&h.salt, &id) < h.share)
-        })
+    pub(crate) fn holding_out<'s: 'c, 'c>(
+        &'s self,
+        holdouts: &[usize],
+        memo: &mut Memo<'c>,
+    ) -> Option<&'s CHoldout> {
+        holdouts
+            .iter()
+            .find(|&&index| self.held_out(index, memo))
+            .map(|&index| &self.holdouts[index])
+    }
+
+    fn held_out<'s: 'c, 'c>(&'s self, index: usize, memo: &mut Memo<'c>) -> bool {
+        if let Some(Some(decided)) = memo.held_out.get(index) {
+            return *decided;
+        }
+        let h = &self.holdouts[index];
+        let decided = memo
+            .unit(&h.unit_attribute)
+            .is_some_and(|id| hash::bucket(&h.salt, &id) < h.share);
+        if memo.held_out.len() <= index {
+            memo.held_out.resize(index + 1, None);
+        }
+        memo.held_out[index] = Some(decided);
+        decided
     }
 }
 
