@@ -217,10 +217,87 @@ pub fn pack_records(events: &[EnrichedEvent], max_record_bytes: usize) -> Vec<Re
     records
 }
 
+/// Kinesis `PutRecords` accepts at most this many records per call.
+pub const PUT_RECORDS_MAX_RECORDS: usize = 500;
+/// Kinesis `PutRecords` accepts at most this many bytes (data plus partition keys) per call.
+pub const PUT_RECORDS_MAX_BYTES: usize = 5 * 1024 * 1024;
+/// The largest data blob of one Kinesis record: 1 MiB for data plus partition key, and a
+/// partition key has at most 256 characters (1 KiB of UTF-8).
+pub const KINESIS_MAX_RECORD_DATA_BYTES: usize = 1024 * 1024 - 1024;
+
+/// Splits records into `PutRecords` calls within the per-call limits, keeping their order (so a
+/// unit's events stay in order on its shard). The native node (AWS SDK) and the Cloudflare
+/// worker (signed fetch) both send exactly these calls.
+pub fn put_records_calls(records: Vec<Record>) -> Vec<Vec<Record>> {
+    let mut calls = Vec::new();
+    let mut current: Vec<Record> = Vec::new();
+    let mut bytes = 0;
+    for record in records {
+        let size = record.data.len() + record.partition_key.len();
+        if !current.is_empty()
+            && (current.len() == PUT_RECORDS_MAX_RECORDS || bytes + size > PUT_RECORDS_MAX_BYTES)
+        {
+            calls.push(std::mem::take(&mut current));
+            bytes = 0;
+        }
+        bytes += size;
+        current.push(record);
+    }
+    if !current.is_empty() {
+        calls.push(current);
+    }
+    calls
+}
+
 /// Parses a record's data back into events (the consumer side).
 pub fn unpack_record(data: &[u8]) -> Vec<Result<EnrichedEvent, serde_json::Error>> {
     data.split(|&b| b == b'\n')
         .filter(|line| !line.is_empty())
         .map(serde_json::from_slice)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(key: &str, bytes: usize) -> Record {
+        Record {
+            partition_key: key.into(),
+            data: vec![b'x'; bytes],
+        }
+    }
+
+    #[test]
+    fn put_records_calls_respect_the_record_count_limit() {
+        let records: Vec<Record> = (0..1201).map(|i| record(&format!("u{i}"), 10)).collect();
+        let calls = put_records_calls(records);
+        let sizes: Vec<usize> = calls.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![500, 500, 201]);
+        // Order is kept: the first call starts with the first record, the last ends with the last.
+        assert_eq!(calls[0][0].partition_key, "u0");
+        assert_eq!(calls[2][200].partition_key, "u1200");
+    }
+
+    #[test]
+    fn put_records_calls_respect_the_byte_limit() {
+        let big: Vec<Record> = (0..6)
+            .map(|i| record(&format!("u{i}"), 1_000_000))
+            .collect();
+        let sizes: Vec<usize> = put_records_calls(big).iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![5, 1]);
+        let records: Vec<Record> = (0..100)
+            .map(|i| record(&i.to_string(), 200 * 1024))
+            .collect();
+        let calls = put_records_calls(records);
+        for call in &calls {
+            let bytes: usize = call
+                .iter()
+                .map(|r| r.data.len() + r.partition_key.len())
+                .sum();
+            assert!(bytes <= PUT_RECORDS_MAX_BYTES, "{bytes}");
+        }
+        assert_eq!(calls.iter().map(Vec::len).sum::<usize>(), 100);
+        assert!(put_records_calls(Vec::new()).is_empty());
+    }
 }

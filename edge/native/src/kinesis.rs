@@ -7,15 +7,11 @@ use async_trait::async_trait;
 use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
-use vane_edge::events::{Record, pack_records};
+use vane_edge::events::{Record, pack_records, put_records_calls};
 use vane_engine::event::EnrichedEvent;
 
 use crate::sink::{EventSink, SinkError};
 
-/// PutRecords accepts at most 500 records per call.
-pub const MAX_RECORDS_PER_CALL: usize = 500;
-/// PutRecords accepts at most 5 MiB per call (data plus partition keys).
-pub const MAX_BYTES_PER_CALL: usize = 5 * 1024 * 1024;
 /// Each record is kept well under Kinesis' 1 MiB limit; 64 KiB packs many events per record
 /// while leaving room to spread units across shards.
 pub const MAX_RECORD_BYTES: usize = 64 * 1024;
@@ -107,70 +103,12 @@ impl KinesisSink {
     }
 }
 
-/// Splits records into PutRecords calls of at most 500 records and 5 MiB.
-pub fn batches(records: Vec<Record>) -> Vec<Vec<Record>> {
-    let mut out: Vec<Vec<Record>> = Vec::new();
-    let mut current: Vec<Record> = Vec::new();
-    let mut bytes = 0;
-    for record in records {
-        let size = record.data.len() + record.partition_key.len();
-        if !current.is_empty()
-            && (current.len() == MAX_RECORDS_PER_CALL || bytes + size > MAX_BYTES_PER_CALL)
-        {
-            out.push(std::mem::take(&mut current));
-            bytes = 0;
-        }
-        bytes += size;
-        current.push(record);
-    }
-    if !current.is_empty() {
-        out.push(current);
-    }
-    out
-}
-
 #[async_trait]
 impl EventSink for KinesisSink {
     async fn send(&self, events: &[EnrichedEvent]) -> Result<(), SinkError> {
-        for batch in batches(pack_records(events, MAX_RECORD_BYTES)) {
+        for batch in put_records_calls(pack_records(events, MAX_RECORD_BYTES)) {
             self.put(batch).await?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record(key: &str, bytes: usize) -> Record {
-        Record {
-            partition_key: key.into(),
-            data: vec![b'x'; bytes],
-        }
-    }
-
-    #[test]
-    fn batches_respect_the_record_count_limit() {
-        let records: Vec<Record> = (0..1201).map(|i| record(&i.to_string(), 10)).collect();
-        let sizes: Vec<usize> = batches(records).iter().map(Vec::len).collect();
-        assert_eq!(sizes, vec![500, 500, 201]);
-    }
-
-    #[test]
-    fn batches_respect_the_byte_limit() {
-        let records: Vec<Record> = (0..100)
-            .map(|i| record(&i.to_string(), 200 * 1024))
-            .collect();
-        let all = batches(records);
-        assert!(all.len() >= 4);
-        for batch in &all {
-            let bytes: usize = batch
-                .iter()
-                .map(|r| r.data.len() + r.partition_key.len())
-                .sum();
-            assert!(bytes <= MAX_BYTES_PER_CALL, "{bytes}");
-        }
-        assert_eq!(all.iter().map(Vec::len).sum::<usize>(), 100);
     }
 }

@@ -15,14 +15,6 @@ use vane_edge::events::Record;
 
 use crate::config::KinesisConfig;
 
-/// The largest data blob of one record: Kinesis allows 1 MiB for data plus partition key, and
-/// a partition key has at most 256 characters (1 KiB of UTF-8).
-pub const MAX_RECORD_DATA_BYTES: usize = 1024 * 1024 - 1024;
-/// At most this many records per `PutRecords` call.
-pub const MAX_RECORDS_PER_CALL: usize = 500;
-/// At most this many bytes (data plus partition keys) per `PutRecords` call.
-pub const MAX_BYTES_PER_CALL: usize = 5 * 1024 * 1024;
-
 pub const TARGET: &str = "Kinesis_20131202.PutRecords";
 pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
@@ -54,28 +46,6 @@ struct PutRecordsOutput {
 struct PutRecordResult {
     #[serde(default)]
     error_code: Option<String>,
-}
-
-/// Splits records into `PutRecords` calls within the per-call limits, in order.
-pub fn calls(records: Vec<Record>) -> Vec<Vec<Record>> {
-    let mut calls = Vec::new();
-    let mut current: Vec<Record> = Vec::new();
-    let mut bytes = 0;
-    for record in records {
-        let size = record.data.len() + record.partition_key.len();
-        if !current.is_empty()
-            && (current.len() == MAX_RECORDS_PER_CALL || bytes + size > MAX_BYTES_PER_CALL)
-        {
-            calls.push(std::mem::take(&mut current));
-            bytes = 0;
-        }
-        bytes += size;
-        current.push(record);
-    }
-    if !current.is_empty() {
-        calls.push(current);
-    }
-    calls
 }
 
 /// The JSON body of a `PutRecords` call.
@@ -319,19 +289,6 @@ mod tests {
                 "Records": [{"Data": "eHh4", "PartitionKey": "u1"}]
             })
         );
-    }
-
-    #[test]
-    fn calls_respect_the_record_and_byte_limits() {
-        let many: Vec<Record> = (0..1001).map(|i| record(&format!("u{i}"), 10)).collect();
-        let sizes: Vec<usize> = calls(many).iter().map(Vec::len).collect();
-        assert_eq!(sizes, vec![500, 500, 1]);
-        let big: Vec<Record> = (0..6)
-            .map(|i| record(&format!("u{i}"), 1_000_000))
-            .collect();
-        let sizes: Vec<usize> = calls(big).iter().map(Vec::len).collect();
-        assert_eq!(sizes, vec![5, 1]);
-        assert!(calls(Vec::new()).is_empty());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! only for events that are safe; any failure becomes a 503 and the client retries the batch
 //! (event ids make retries safe downstream).
 
-use vane_edge::events::pack_records;
+use vane_edge::events::{KINESIS_MAX_RECORD_DATA_BYTES, pack_records, put_records_calls};
 use vane_engine::event::EnrichedEvent;
 
 use crate::config::{EventsConfig, KinesisConfig};
@@ -110,8 +110,8 @@ async fn put_records<C: HttpClient>(
     events: &[EnrichedEvent],
     now_ms: i64,
 ) -> Result<(), SinkError> {
-    let records = pack_records(events, kinesis::MAX_RECORD_DATA_BYTES);
-    for mut pending in kinesis::calls(records) {
+    let records = pack_records(events, KINESIS_MAX_RECORD_DATA_BYTES);
+    for mut pending in put_records_calls(records) {
         for attempt in 0..2 {
             let body = kinesis::put_records_body(&config.stream, &pending);
             let headers =
