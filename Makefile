@@ -5,9 +5,12 @@ export CARGO_TERM_COLOR ?= never
 
 .PHONY: up test demo fmt lint unit wasm vectors bench
 
-## Start Vane locally on its embedded defaults (for now: the engine demo).
-up: demo
+## Start Vane locally on its embedded defaults: core-api, sync, a native edge and analytics
+## under ./.vane, with a running demo experiment (`make up ARGS="--data-dir /tmp/vane"`).
+up:
+	@bash scripts/up.sh $(ARGS)
 
+## The engine alone: "why does this user see that?" for a few users of a demo snapshot.
 demo:
 	@bash scripts/demo.sh
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make up` (for now): builds Vane and shows the engine answering "why does this user see that?"
-# for a few users of the demo snapshot. Later issues make `make up` start the whole platform.
+# `make demo`: builds Vane and shows the engine alone answering "why does this user see that?"
+# for a few users of the demo snapshot. `make up` starts the whole platform (scripts/up.sh).
 source "$(dirname "$0")/lib.sh"
 cd "$VANE_ROOT"
 step "building vane (first build takes a few minutes)"

@@ -43,6 +43,9 @@ bash scripts/eval-smoke.sh
 step "edge conformance: the Cloudflare worker under workerd (wrangler dev, offline)"
 bash scripts/workerd-test.sh
 
+step "end to end: a flag toggled in core -> vane sync -> Cloudflare KV (local REST stand-in) -> the worker under workerd"
+bash scripts/workerd-sync-e2e.sh
+
 step "edge conformance: the Spin component under wasmtime serve"
 bash scripts/wasmtime-test.sh
 

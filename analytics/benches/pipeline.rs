@@ -144,6 +144,9 @@ async fn ingest(events_total: usize, clients: usize) {
         database_url: None,
         listen: "127.0.0.1:0".parse().unwrap(),
         config: Some(config),
+        core_url: None,
+        core_token: None,
+        config_refresh_secs: 10,
         kinesis_stream: None,
         kinesis_endpoint: None,
         lake: LakeArgs {

@@ -9,10 +9,13 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
+use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
 use crate::config::Config;
+use crate::core_config::CoreSource;
+use crate::live::{SharedConfig, refresh_loop};
 use crate::metrics::Metrics;
 use crate::pipeline::consumer::{Clock, Consumer, ConsumerSettings, SystemClock};
 use crate::pipeline::kinesis::KinesisSource;
@@ -89,10 +92,26 @@ pub struct AnalyticsArgs {
     /// Address of the ingest, results, health and metrics endpoints.
     #[arg(long, env = "VANE_ANALYTICS_LISTEN", default_value = "127.0.0.1:8090")]
     pub listen: SocketAddr,
-    /// Experiments and metric definitions (JSON; see docs/analytics.md). Without it events are
-    /// archived and deduplicated but nothing is attributed.
-    #[arg(long, env = "VANE_ANALYTICS_CONFIG")]
+    /// Experiments and metric definitions (JSON; see docs/analytics.md). Without it (and
+    /// without `--core-url`) events are archived and deduplicated but nothing is attributed.
+    #[arg(long, env = "VANE_ANALYTICS_CONFIG", conflicts_with = "core_url")]
     pub config: Option<PathBuf>,
+    /// Read experiments and metrics from core-api at this URL (e.g. `http://127.0.0.1:8080`)
+    /// at start-up and every `--config-refresh-secs`, instead of a file.
+    #[arg(long, env = "VANE_ANALYTICS_CORE_URL", requires = "core_token")]
+    pub core_url: Option<String>,
+    /// The token analytics reads core-api with: an admin API key or a user's session token
+    /// (read access is enough).
+    #[arg(
+        long,
+        env = "VANE_ANALYTICS_CORE_TOKEN",
+        hide_env_values = true,
+        requires = "core_url"
+    )]
+    pub core_token: Option<SecretString>,
+    /// Seconds between refreshes of the definitions from core-api.
+    #[arg(long, env = "VANE_ANALYTICS_CONFIG_REFRESH_SECS", default_value_t = 10)]
+    pub config_refresh_secs: u64,
     /// Consume this Kinesis stream instead of the embedded log.
     #[arg(long, env = "VANE_ANALYTICS_KINESIS_STREAM")]
     pub kinesis_stream: Option<String>,
@@ -238,6 +257,53 @@ pub struct Application {
     consumer: Consumer,
     results_interval: Duration,
     idle_poll: Duration,
+    /// Refresh period of a live configuration (core-api).
+    config_refresh: Option<Duration>,
+}
+
+/// The configuration `args` name: from core-api (first load attempted now; on failure the
+/// service starts with none and retries), from a file, or none.
+async fn open_config(
+    args: &AnalyticsArgs,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<SharedConfig>> {
+    match (&args.core_url, &args.core_token) {
+        (Some(url), Some(token)) => {
+            let source = CoreSource::new(url, token.clone())?;
+            let shared = SharedConfig::live(Arc::new(source), clock);
+            match shared.refresh().await {
+                Ok(_) => {
+                    let config = shared.get();
+                    tracing::info!(
+                        core = %url,
+                        experiments = config.experiments.len(),
+                        metrics = config.metrics.len(),
+                        "loaded experiments and metrics from core-api"
+                    );
+                }
+                Err(e) => tracing::warn!(
+                    core = %url,
+                    error = %e,
+                    retry_secs = args.config_refresh_secs.max(1),
+                    "core-api is unreachable: starting without a configuration and retrying; events wait until it answers"
+                ),
+            }
+            Ok(shared)
+        }
+        (Some(_), None) => {
+            anyhow::bail!("--core-url needs --core-token (VANE_ANALYTICS_CORE_TOKEN)")
+        }
+        (None, _) => {
+            let source = args
+                .config
+                .as_ref()
+                .map_or_else(|| "none".to_owned(), |p| format!("file {}", p.display()));
+            Ok(SharedConfig::fixed(
+                Arc::new(load_config(args.config.as_deref())?),
+                source,
+            ))
+        }
+    }
 }
 
 impl Application {
@@ -250,7 +316,7 @@ impl Application {
         args: &AnalyticsArgs,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
-        let config = Arc::new(load_config(args.config.as_deref())?);
+        let shared = open_config(args, clock.clone()).await?;
         std::fs::create_dir_all(&args.data_dir)
             .with_context(|| format!("creating {}", args.data_dir.display()))?;
         let url = args.database_url.clone().unwrap_or_else(|| {
@@ -288,8 +354,15 @@ impl Application {
         });
         let lake = args.lake.open(&args.data_dir).await?;
         let metrics = Arc::new(Metrics::new());
+        // Following core-api, the consumer starts from nothing and adopts the configuration on
+        // its first step (rebasing every experiment's aggregates onto it).
+        let initial = if shared.is_live() {
+            Arc::new(Config::empty())
+        } else {
+            shared.get()
+        };
         let consumer = Consumer::new(
-            config.clone(),
+            initial,
             source.clone(),
             store.clone(),
             lake.clone(),
@@ -301,6 +374,11 @@ impl Application {
                 lease_ttl_ms: args.lease_ttl_ms.max(100),
             },
         );
+        let consumer = if shared.is_live() {
+            consumer.follow(shared.clone())
+        } else {
+            consumer
+        };
         let listener = TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("binding {}", args.listen))?;
@@ -311,8 +389,11 @@ impl Application {
             lake = %lake.as_ref().map_or("none".to_owned(), |l| l.describe()),
             "vane analytics ready"
         );
+        let config_refresh = shared
+            .is_live()
+            .then(|| Duration::from_secs(args.config_refresh_secs.max(1)));
         let state = AppState {
-            config,
+            config: shared,
             store,
             log,
             metrics,
@@ -331,11 +412,22 @@ impl Application {
             consumer,
             results_interval: Duration::from_secs(args.results_interval_secs.max(1)),
             idle_poll: Duration::from_millis(args.idle_poll_ms.max(1)),
+            config_refresh,
         })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The state the HTTP handlers share (tests serve [`service::router`] over it).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The consumer, for tests that step it by hand instead of [`Application::run_until`].
+    pub fn consumer_mut(&mut self) -> &mut Consumer {
+        &mut self.consumer
     }
 
     /// Serves until `shutdown` completes, consuming in the background and computing results on
@@ -350,8 +442,11 @@ impl Application {
             consumer,
             results_interval,
             idle_poll,
+            config_refresh,
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
+        let refreshing = config_refresh
+            .map(|every| tokio::spawn(refresh_loop(state.config.clone(), every, stop_rx.clone())));
         let consuming = tokio::spawn(consume(consumer, state.clone(), idle_poll, stop_rx.clone()));
         let scheduling = tokio::spawn(schedule_results(state.clone(), results_interval, stop_rx));
         let app = service::router(state);
@@ -360,6 +455,9 @@ impl Application {
             .await;
         let _ = stop_tx.send(true);
         let _ = scheduling.await;
+        if let Some(task) = refreshing {
+            let _ = task.await;
+        }
         match consuming.await {
             Ok(mut consumer) => {
                 if let Err(e) = consumer.release().await {
@@ -432,7 +530,8 @@ async fn schedule_results(state: AppState, every: Duration, mut stop: watch::Rec
             _ = tokio::time::sleep(every) => {}
             _ = stop.changed() => return,
         }
-        for exp in &state.config.experiments {
+        let config = state.config.get();
+        for exp in &config.experiments {
             if let Err(e) = service::compute_and_store(&state, &exp.key).await {
                 tracing::warn!(experiment = %exp.key, error = %e, "scheduled results failed");
             }
@@ -468,4 +567,47 @@ async fn shutdown_signal() {
         let _ = ctrl_c.await;
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        analytics: AnalyticsCli,
+    }
+
+    fn parse(args: &[&str]) -> Result<AnalyticsArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("vane").chain(args.iter().copied()))
+            .map(|c| c.analytics.run)
+    }
+
+    #[test]
+    fn core_url_needs_a_token_and_excludes_a_config_file() {
+        let args = parse(&["--core-url", "http://127.0.0.1:8080", "--core-token", "k"]).unwrap();
+        assert_eq!(args.core_url.as_deref(), Some("http://127.0.0.1:8080"));
+        assert_eq!(args.config_refresh_secs, 10);
+        assert!(
+            !format!("{args:?}").contains("\"k\""),
+            "the token is not printed"
+        );
+        let err = parse(&["--core-url", "http://127.0.0.1:8080"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        let err = parse(&[
+            "--core-url",
+            "http://127.0.0.1:8080",
+            "--core-token",
+            "k",
+            "--config",
+            "a.json",
+        ])
+        .unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+        let args = parse(&["--config", "a.json", "--config-refresh-secs", "3"]).unwrap();
+        assert_eq!((args.core_url, args.config_refresh_secs), (None, 3));
+    }
 }

@@ -1,4 +1,5 @@
-//! Experiments and metric definitions, read from a JSON file until core-api serves them.
+//! Experiments and metric definitions, read from a JSON file or converted from core-api's
+//! resources ([`crate::core_config`]).
 //!
 //! The file is parsed into [`RawConfig`] (the serde model, unknown fields rejected) and then into
 //! [`Config`] (validated, with indexes the pipeline uses on every event). Every error names the

@@ -7,7 +7,7 @@
 //! | `GET /api/v1/experiments/{key}/results` | latest stored results (`?format=csv` for CSV) |
 //! | `GET /api/v1/experiments/{key}/results.csv` | the same as CSV |
 //! | `POST /api/v1/experiments/{key}/results` | compute now, store, return |
-//! | `GET /v1/status` | checkpoints, commit sequence, log end |
+//! | `GET /v1/status` | checkpoints, commit sequence, log end, the configuration's source and refresh state |
 //! | `GET /healthz`, `GET /metrics` | |
 
 use std::collections::BTreeMap;
@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::Notify;
 
-use crate::config::Config;
 use crate::error::AnalyticsError;
+use crate::live::{ConfigStatus, SharedConfig};
 use crate::metrics::Metrics;
 use crate::pipeline::consumer::Clock;
 use crate::pipeline::log::EventLog;
@@ -44,6 +44,8 @@ pub struct Status {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_end: Option<u64>,
     pub shards: BTreeMap<String, ShardStatus>,
+    /// Where the experiment and metric definitions come from, and how their last refresh went.
+    pub config: ConfigStatus,
 }
 
 /// One held shard.
@@ -73,7 +75,8 @@ impl From<&Checkpoint> for ShardStatus {
 /// What handlers share.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    pub config: Arc<Config>,
+    /// The experiment and metric definitions in use (swapped when core-api's change).
+    pub config: Arc<SharedConfig>,
     pub store: Arc<dyn Store>,
     /// The embedded log; `None` when consuming Kinesis.
     pub log: Option<Arc<EventLog>>,
@@ -151,6 +154,7 @@ async fn ingest_inner(app: &AppState, body: Body) -> Result<Response, AnalyticsE
 async fn status(State(app): State<AppState>) -> Response {
     let mut status = app.status.read().map(|s| s.clone()).unwrap_or_default();
     status.log_end = app.log.as_ref().map(|l| l.end());
+    status.config = app.config.status();
     axum::Json(status).into_response()
 }
 
@@ -182,11 +186,11 @@ pub async fn compute_and_store(
     app: &AppState,
     experiment: &str,
 ) -> Result<(i64, String), AnalyticsError> {
-    if app.config.experiment(experiment).is_none() {
+    let config = app.config.get();
+    if config.experiment(experiment).is_none() {
         return Err(AnalyticsError::UnknownExperiment(experiment.to_owned()));
     }
     let rows = app.store.experiment_aggregates(experiment).await?;
-    let config = app.config.clone();
     let key = experiment.to_owned();
     let body = tokio::task::spawn_blocking(move || {
         let results = results::compute(&config, &key, &rows)?;
@@ -230,7 +234,7 @@ fn csv_response(body: &str) -> Result<Response, AnalyticsError> {
 }
 
 async fn latest(app: &AppState, key: &str) -> Result<(i64, String), AnalyticsError> {
-    if app.config.experiment(key).is_none() {
+    if app.config.get().experiment(key).is_none() {
         return Err(AnalyticsError::UnknownExperiment(key.to_owned()));
     }
     match app.store.latest_results(key).await? {

@@ -13,6 +13,7 @@ use axum::http::{Request, StatusCode};
 use tokio::sync::Notify;
 use tower::ServiceExt;
 use vane_analytics::config::Config;
+use vane_analytics::live::SharedConfig;
 use vane_analytics::metrics::Metrics;
 use vane_analytics::pipeline::consumer::{Consumer, ConsumerSettings, ManualClock};
 use vane_analytics::pipeline::lake::LocalLake;
@@ -41,7 +42,7 @@ async fn harness_with(url: Option<String>) -> Harness {
     let log = Arc::new(EventLog::open(&dir.path().join("log"), 1 << 16).unwrap());
     let lake = Arc::new(LocalLake::new(dir.path().join("lake")));
     let state = AppState {
-        config: config.clone(),
+        config: SharedConfig::fixed(config.clone(), "test"),
         store: store.clone(),
         log: Some(log.clone()),
         metrics: Arc::new(Metrics::new()),

@@ -111,6 +111,9 @@ pub enum Access<'a> {
     Evaluate(&'a str),
     /// Routes about the logged-in user's own session.
     Session,
+    /// Report edge statuses (sync's propagation monitor): server keys (each for the edges of
+    /// its own environment, checked by the route), admins, admin keys.
+    ReportEdges,
 }
 
 /// The authenticated caller of a request.
@@ -138,6 +141,10 @@ impl Caller {
             (Principal::User { role, .. }, Access::Edit) => *role >= Role::Editor,
             (Principal::User { role, .. }, Access::Admin) => *role >= Role::Admin,
             (Principal::User { .. }, Access::Snapshot(_) | Access::Evaluate(_)) => true,
+            (Principal::User { role, .. }, Access::ReportEdges) => *role >= Role::Admin,
+            (Principal::Key { kind, .. }, Access::ReportEdges) => {
+                matches!(kind, KeyKind::Server | KeyKind::Admin)
+            }
             (Principal::Key { kind, .. }, Access::Read | Access::Edit | Access::Admin) => {
                 *kind == KeyKind::Admin
             }
@@ -166,6 +173,10 @@ impl Caller {
                 }
                 Access::Evaluate(env) => format!("evaluating in `{env}` requires a key of `{env}`"),
                 Access::Session => "this route is for logged-in users".into(),
+                Access::ReportEdges => {
+                    "reporting edge statuses requires a server key, an admin key or the admin role"
+                        .into()
+                }
             }))
         }
     }

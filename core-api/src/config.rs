@@ -37,6 +37,11 @@ pub struct CoreArgs {
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, env = "VANE_LOG_JSON")]
     pub log_json: bool,
+    /// The analytics service (`vane analytics`, e.g. `http://127.0.0.1:8090`) that computes
+    /// the experiment results served at `/api/v1/experiments/{key}/results`. Without it those
+    /// routes answer 503.
+    #[arg(long, env = "VANE_CORE_ANALYTICS_URL")]
+    pub analytics_url: Option<String>,
 }
 
 /// The first admin user, created at start-up when missing.
@@ -68,6 +73,9 @@ pub struct Config {
     pub scheduler_interval: Option<Duration>,
     pub session_ttl: time::Duration,
     pub password_cost: PasswordCost,
+    /// The analytics service the results routes forward to (`http://host:port`); `None`:
+    /// they answer 503.
+    pub analytics_url: Option<String>,
 }
 
 impl Config {
@@ -81,6 +89,7 @@ impl Config {
             scheduler_interval: Some(Duration::from_secs(5)),
             session_ttl: time::Duration::hours(12),
             password_cost: PasswordCost::Production,
+            analytics_url: None,
         }
     }
 
@@ -109,6 +118,10 @@ impl Config {
         config.session_ttl = time::Duration::hours(
             i64::try_from(args.session_ttl_hours.clamp(1, 24 * 365)).unwrap_or(12),
         );
+        if let Some(url) = &args.analytics_url {
+            crate::analytics::AnalyticsClient::new(url)?;
+        }
+        config.analytics_url = args.analytics_url.clone();
         config.bootstrap_admin = args.bootstrap_admin.as_ref().map(|email| BootstrapAdmin {
             email: email.clone(),
             password: std::env::var("VANE_BOOTSTRAP_ADMIN_PASSWORD")

@@ -68,6 +68,12 @@ pub enum ApiError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("internal error: {0}")]
     Internal(String),
+    /// Results are computed by the analytics service, and none is configured.
+    #[error("analytics is not configured: start core-api with --analytics-url")]
+    AnalyticsNotConfigured,
+    /// The analytics service did not answer.
+    #[error("analytics is unreachable at {url}")]
+    AnalyticsUnreachable { url: String, cause: String },
 }
 
 impl ApiError {
@@ -97,7 +103,18 @@ impl ApiError {
             Self::Database(_) | Self::Migrate(_) | Self::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
+            Self::AnalyticsNotConfigured => StatusCode::SERVICE_UNAVAILABLE,
+            Self::AnalyticsUnreachable { .. } => StatusCode::BAD_GATEWAY,
         }
+    }
+
+    /// Server faults whose body says nothing about the cause (the other 5xx name a service
+    /// the operator configured).
+    fn is_opaque(&self) -> bool {
+        matches!(
+            self,
+            Self::Database(_) | Self::Migrate(_) | Self::Internal(_)
+        )
     }
 
     fn type_slug(&self) -> &'static str {
@@ -112,6 +129,8 @@ impl ApiError {
             Self::PreconditionFailed { .. } => "stale-version",
             Self::PreconditionRequired => "if-match-required",
             Self::Database(_) | Self::Migrate(_) | Self::Internal(_) => "internal",
+            Self::AnalyticsNotConfigured => "analytics-not-configured",
+            Self::AnalyticsUnreachable { .. } => "analytics-unreachable",
         }
     }
 }
@@ -141,7 +160,7 @@ impl IntoResponse for ApiError {
             tracing::error!(error = ?self, "request failed");
         }
         let title = status.canonical_reason().unwrap_or("Error").to_owned();
-        let detail = if status.is_server_error() {
+        let detail = if self.is_opaque() {
             Some("an internal error occurred; it has been logged".to_owned())
         } else {
             Some(self.to_string())

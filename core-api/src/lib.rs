@@ -9,6 +9,7 @@
 //! The binary calls [`run`] with [`CoreArgs`]; tests call [`build`] with a [`Config`] that binds
 //! port 0 and injects a [`clock::ManualClock`].
 
+pub mod analytics;
 pub mod auth;
 pub mod clock;
 pub mod config;

@@ -7,7 +7,8 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 use crate::state::AppState;
@@ -17,6 +18,10 @@ pub const HTTP_DURATION: &str = "vane_core_http_request_duration_seconds";
 pub const SNAPSHOTS_PUBLISHED: &str = "vane_core_snapshots_published_total";
 pub const SNAPSHOT_VERSION: &str = "vane_core_snapshot_version";
 pub const SCHEDULER_TRANSITIONS: &str = "vane_core_scheduler_transitions_total";
+/// Per reported edge (`edge`, `environment`), from the stored statuses at scrape time.
+pub const EDGE_LAG: &str = "vane_edge_snapshot_lag_seconds";
+pub const EDGE_SERVED_VERSION: &str = "vane_edge_served_version";
+pub const EDGE_STUCK: &str = "vane_edge_stuck";
 
 /// The service's metrics.
 #[derive(Clone)]
@@ -98,6 +103,52 @@ impl Metrics {
         }
         String::from_utf8(buffer).unwrap_or_default()
     }
+}
+
+/// The gauges of every reported edge, as Prometheus text. Built per scrape from the stored
+/// statuses (not kept in the registry), so every core instance sharing the database reports
+/// the same edges, and a forgotten edge disappears.
+pub fn render_edges(edges: &[crate::resources::edges::Edge]) -> String {
+    let render = || -> Result<String, prometheus::Error> {
+        let registry = Registry::new();
+        let labels = &["edge", "environment"];
+        let lag = GaugeVec::new(
+            Opts::new(
+                EDGE_LAG,
+                "Seconds since the first snapshot version an edge does not serve was published",
+            ),
+            labels,
+        )?;
+        let served = IntGaugeVec::new(
+            Opts::new(EDGE_SERVED_VERSION, "Snapshot version an edge serves"),
+            labels,
+        )?;
+        let stuck = IntGaugeVec::new(
+            Opts::new(
+                EDGE_STUCK,
+                "1 when an edge is stuck (behind too long, or unreachable)",
+            ),
+            labels,
+        )?;
+        registry.register(Box::new(lag.clone()))?;
+        registry.register(Box::new(served.clone()))?;
+        registry.register(Box::new(stuck.clone()))?;
+        for edge in edges {
+            let values = [edge.id.as_str(), edge.environment.as_deref().unwrap_or("")];
+            lag.with_label_values(&values).set(edge.lag_seconds);
+            if let Some(v) = edge.served_version {
+                served.with_label_values(&values).set(v);
+            }
+            stuck.with_label_values(&values).set(i64::from(edge.stuck));
+        }
+        let mut buffer = Vec::new();
+        TextEncoder::new().encode(&registry.gather(), &mut buffer)?;
+        Ok(String::from_utf8(buffer).unwrap_or_default())
+    };
+    render().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "encoding edge metrics");
+        String::new()
+    })
 }
 
 /// Middleware counting and timing every request by its route template.

@@ -20,7 +20,7 @@ use crate::state::AppState;
     tags(
         (name = "environments"), (name = "flags"), (name = "experiments"), (name = "segments"),
         (name = "layers"), (name = "holdouts"), (name = "metrics"), (name = "users"),
-        (name = "api-keys"), (name = "auth"), (name = "audit"), (name = "snapshots"), (name = "system")
+        (name = "api-keys"), (name = "auth"), (name = "audit"), (name = "snapshots"), (name = "edges"), (name = "system")
     )
 )]
 struct ApiDoc;
@@ -54,4 +54,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(resources::api_keys::router())
         .merge(resources::audit::router())
         .merge(resources::snapshots::router())
+        .merge(resources::edges::router())
 }

@@ -47,6 +47,11 @@ pub async fn build(config: Config) -> ApiResult<Application> {
         config.session_ttl,
         config.password_cost,
     );
+    if let Some(url) = &config.analytics_url {
+        let client = crate::analytics::AnalyticsClient::new(url)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let _ = state.inner.analytics.set(client);
+    }
     let generated_admin_password = match &config.bootstrap_admin {
         Some(admin) => bootstrap_admin(&state, &admin.email, admin.password.clone()).await?,
         None => None,
@@ -154,14 +159,28 @@ impl Application {
 
     /// Serves until Ctrl-C, with the background scheduler when configured.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        if let Some(interval) = self.scheduler_interval {
-            tokio::spawn(crate::scheduler::run(self.state.clone(), interval));
+        self.run_until(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+    }
+
+    /// Serves until `shutdown` completes (then finishes the requests in flight), with the
+    /// background scheduler when configured; the scheduler stops with the server.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let scheduler = self
+            .scheduler_interval
+            .map(|interval| tokio::spawn(crate::scheduler::run(self.state.clone(), interval)));
+        let served = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        if let Some(task) = scheduler {
+            task.abort();
         }
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
+        served
     }
 
     /// Keeps the state handle and serves in the background; for tests.

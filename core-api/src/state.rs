@@ -43,6 +43,8 @@ pub struct Inner {
     pub compiled: Mutex<HashMap<String, Arc<CompiledSnapshot>>>,
     /// The OpenAPI document, set once the router is built.
     pub openapi: OnceLock<String>,
+    /// The analytics service the results routes forward to, set at start-up when configured.
+    pub analytics: OnceLock<crate::analytics::AnalyticsClient>,
 }
 
 impl AppState {
@@ -65,6 +67,7 @@ impl AppState {
                 password_cost,
                 compiled: Mutex::new(HashMap::new()),
                 openapi: OnceLock::new(),
+                analytics: OnceLock::new(),
             }),
         }
     }

@@ -1,8 +1,10 @@
 //! core-api as the source of snapshots: the latest with `If-None-Match`, and the server-sent
-//! events that announce each new version.
+//! events that announce each new version; and as the place edge statuses are reported to.
 
 use futures_util::{Stream, StreamExt};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+
+use crate::monitor::EdgeStatus;
 
 /// A snapshot as fetched from core.
 #[derive(Debug, Clone)]
@@ -40,6 +42,36 @@ struct Head {
     content_hash: Option<String>,
     #[serde(default)]
     published_at: Option<String>,
+}
+
+/// One edge in a report to core: the monitor's status under core's field names.
+#[derive(Debug, Serialize)]
+struct ReportedEdge<'a> {
+    id: &'a str,
+    url: &'a str,
+    environment: Option<&'a str>,
+    served_version: Option<u64>,
+    latest_version: Option<u64>,
+    lag_seconds: f64,
+    stuck: bool,
+    last_error: Option<&'a str>,
+    checked_at: Option<&'a str>,
+}
+
+impl<'a> From<&'a EdgeStatus> for ReportedEdge<'a> {
+    fn from(s: &'a EdgeStatus) -> Self {
+        Self {
+            id: &s.edge,
+            url: &s.url,
+            environment: s.environment.as_deref(),
+            served_version: s.served_version,
+            latest_version: s.latest_version,
+            lag_seconds: s.lag_seconds,
+            stuck: s.stuck,
+            last_error: s.last_error.as_deref(),
+            checked_at: s.checked_at.as_deref(),
+        }
+    }
 }
 
 /// A client of core-api's snapshot endpoints.
@@ -91,6 +123,46 @@ impl CoreClient {
             published_at: head.published_at,
             json,
         }))
+    }
+
+    /// Reports the monitor's edge statuses to core (`POST /api/v1/edges/report`), which keeps
+    /// the latest per edge for `GET /api/v1/edges` and its `/metrics`. Returns how many core
+    /// recorded.
+    pub async fn report_edges(
+        &self,
+        statuses: &[EdgeStatus],
+        stuck_after_seconds: f64,
+    ) -> Result<usize, CoreError> {
+        let url = format!("{}/api/v1/edges/report", self.base);
+        let edges: Vec<ReportedEdge<'_>> = statuses.iter().map(ReportedEdge::from).collect();
+        let body = serde_json::json!({
+            "stuck_after_seconds": stuck_after_seconds,
+            "edges": edges,
+        });
+        let http = |source| CoreError::Http {
+            url: url.clone(),
+            source,
+        };
+        let response = self
+            .client
+            .post(&url)
+            .bearer_auth(&self.key)
+            .json(&body)
+            .send()
+            .await
+            .map_err(http)?;
+        if !response.status().is_success() {
+            return Err(CoreError::Status {
+                url,
+                status: response.status().as_u16(),
+            });
+        }
+        #[derive(Deserialize)]
+        struct Answer {
+            recorded: usize,
+        }
+        let answer: Answer = response.json().await.map_err(http)?;
+        Ok(answer.recorded)
     }
 
     /// Follows the announcements of `environment` until the connection ends.

@@ -215,6 +215,31 @@ impl Syncer {
 
     /// Polls every watched edge once.
     pub async fn poll_edges(&self) -> Vec<EdgeStatus> {
+        self.poll_edges_at(now()).await
+    }
+
+    /// Reports `statuses` to core, which serves them on `GET /api/v1/edges` and its
+    /// `/metrics`. Returns how many core recorded.
+    pub async fn report_edges(&self, statuses: &[EdgeStatus]) -> Result<usize, core::CoreError> {
+        self.core
+            .report_edges(statuses, self.monitor.stuck_after_seconds())
+            .await
+    }
+
+    /// Polls every watched edge once and reports what it saw to core (a failed report is
+    /// logged; the next round reports again).
+    pub async fn watch_once(&self) -> Vec<EdgeStatus> {
+        let statuses = self.poll_edges().await;
+        if !statuses.is_empty()
+            && let Err(e) = self.report_edges(&statuses).await
+        {
+            tracing::warn!(error = %e, "reporting edge statuses to core failed");
+        }
+        statuses
+    }
+
+    /// Polls every watched edge once, as of `now` (lag is measured to it).
+    pub async fn poll_edges_at(&self, now: Timestamp) -> Vec<EdgeStatus> {
         // Clone the publication times out of the lock before awaiting.
         let snapshot = {
             let guard = self
@@ -233,7 +258,7 @@ impl Syncer {
             }
             copy
         };
-        self.monitor.poll_once(&snapshot, now()).await
+        self.monitor.poll_once(&snapshot, now).await
     }
 
     /// Follows one environment's announcements, falling back to polling while the stream is
@@ -305,8 +330,21 @@ pub fn targets(args: &SyncArgs) -> anyhow::Result<Vec<Arc<dyn Target>>> {
     Ok(out)
 }
 
-/// Runs `vane sync`.
+/// Runs `vane sync` until Ctrl-C.
 pub async fn run(args: SyncArgs) -> anyhow::Result<()> {
+    run_until(args, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+}
+
+/// Runs `vane sync` until `shutdown` completes (with `--once`: delivers once and returns).
+/// Deliveries are idempotent (a store that has a version keeps it), so stopping between two
+/// loses nothing: the next start delivers what is current.
+pub async fn run_until(
+    args: SyncArgs,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let syncer = Arc::new(Syncer::new(
         CoreClient::new(&args.core_url, &args.core_key),
         args.environments.clone(),
@@ -320,33 +358,37 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<()> {
         for o in &outcomes {
             println!("{} -> {}: {:?}", o.environment, o.target, o.result);
         }
-        for status in syncer.poll_edges().await {
+        for status in syncer.watch_once().await {
             println!("edge {}: {}", status.edge, serde_json::to_string(&status)?);
         }
         anyhow::ensure!(failed == 0, "{failed} deliveries failed");
         return Ok(());
     }
-    let poll = Duration::from_millis(args.poll_ms);
-    for environment in &args.environments {
-        tokio::spawn(syncer.clone().follow(environment.clone(), poll));
-    }
-    let watcher = syncer.clone();
-    tokio::spawn(async move {
-        loop {
-            watcher.poll_edges().await;
-            tokio::time::sleep(poll).await;
-        }
-    });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
+    let poll = Duration::from_millis(args.poll_ms);
+    let mut background = Vec::new();
+    for environment in &args.environments {
+        background.push(tokio::spawn(
+            syncer.clone().follow(environment.clone(), poll),
+        ));
+    }
+    let watcher = syncer.clone();
+    background.push(tokio::spawn(async move {
+        loop {
+            watcher.watch_once().await;
+            tokio::time::sleep(poll).await;
+        }
+    }));
     tracing::info!(addr = %args.listen, "sync listening");
-    axum::serve(listener, service::router(syncer))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .context("serving HTTP")
+    let served = axum::serve(listener, service::router(syncer))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    for task in background {
+        task.abort();
+    }
+    served.context("serving HTTP")
 }
 
 mod service {

@@ -111,6 +111,11 @@ impl Monitor {
         }
     }
 
+    /// The lag beyond which an edge is stuck, in seconds.
+    pub fn stuck_after_seconds(&self) -> f64 {
+        self.stuck_after_seconds
+    }
+
     /// Polls every edge once and updates their statuses.
     pub async fn poll_once(&self, publications: &Publications, now: Timestamp) -> Vec<EdgeStatus> {
         let mut out = Vec::with_capacity(self.edges.len());

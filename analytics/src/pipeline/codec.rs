@@ -203,9 +203,14 @@ pub fn decode_facts(config: &Config, data: &[u8]) -> Result<Vec<UnitFact>, Analy
                 let experiment = get(r.varint()?)?;
                 let variant = get(r.varint()?)?;
                 let ts = unzigzag(r.varint()?);
-                let resolved = config.experiment(experiment).and_then(|(i, e)| {
-                    Some((u32::try_from(i).ok()?, e.variant_index(variant)?, e.unit))
-                });
+                // The same rules as extraction (`join::facts`), under the current configuration:
+                // an experiment restarted since keeps only the exposures of its new run.
+                let resolved = config
+                    .experiment(experiment)
+                    .filter(|(_, e)| ts >= e.start && e.end.is_none_or(|end| ts < end))
+                    .and_then(|(i, e)| {
+                        Some((u32::try_from(i).ok()?, e.variant_index(variant)?, e.unit))
+                    });
                 if let (Some(a), Some((experiment, variant, on))) = (attribute, resolved)
                     && on == a
                 {
@@ -281,6 +286,28 @@ mod tests {
                 value: 1_000_000
             }
         );
+    }
+
+    #[test]
+    fn exposures_outside_the_current_window_are_skipped() {
+        let config = config();
+        let mut out = Vec::new();
+        for e in [
+            exposure("a", "u1", "checkout", "control", 5),
+            exposure("b", "u2", "checkout", "treatment", 60),
+        ] {
+            facts(&config, &e, &mut out);
+        }
+        let bytes = encode_facts(&config, &out);
+        // Restarted at T0 + 30 minutes: the first exposure belongs to the previous run.
+        let restarted = Config::from_json(&crate::config::tests::EXAMPLE.replace(
+            "\"start\": \"2026-11-01T00:00:00Z\"",
+            "\"start\": \"2026-11-24T00:30:00Z\"",
+        ))
+        .unwrap();
+        let back = decode_facts(&restarted, &bytes).unwrap();
+        assert_eq!(back, out[1..].to_vec());
+        assert_eq!(back[0].unit.1.as_ref(), "u2");
     }
 
     #[test]

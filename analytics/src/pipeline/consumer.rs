@@ -6,6 +6,8 @@
 //!
 //! A conflict (another worker committed first) folds in what the others committed and plans
 //! again; a lost lease drops the shard. Tests drive `try_step` until it reports idle.
+//!
+//! A consumer can [follow](Consumer::follow) a live configuration (see [`super::follow`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -20,6 +22,7 @@ pub use super::clock::{Clock, ManualClock, SystemClock};
 use super::aggregate::{AggKey, AggStats, key_of};
 use super::codec;
 use super::dedup::{decode_ids, encode_ids};
+use super::follow::Following;
 use super::lake::{self, LakeSink};
 use super::source::{ReadBatch, StreamSource};
 use super::state::PipelineState;
@@ -85,17 +88,18 @@ struct ShardRun {
 #[derive(Debug)]
 pub struct Consumer {
     source: Arc<dyn StreamSource>,
-    store: Arc<dyn Store>,
+    pub(super) store: Arc<dyn Store>,
     lake: Option<Arc<dyn LakeSink>>,
-    clock: Arc<dyn Clock>,
+    pub(super) clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
     settings: ConsumerSettings,
-    state: PipelineState,
+    pub(super) state: PipelineState,
     shards: BTreeMap<String, ShardRun>,
     next_balance: i64,
-    loaded: bool,
+    pub(super) loaded: bool,
     pruned_before: Option<i64>,
     prefetch: BTreeMap<String, Prefetch>,
+    pub(super) follow: Option<Following>,
 }
 
 /// The next batch of a shard, being read and parsed in the background.
@@ -143,6 +147,7 @@ impl Consumer {
             loaded: false,
             pruned_before: None,
             prefetch: BTreeMap::new(),
+            follow: None,
         }
     }
 
@@ -165,6 +170,10 @@ impl Consumer {
 
     /// One round: rebalance leases when due, then one batch per held shard.
     pub async fn try_step(&mut self) -> Result<StepReport, AnalyticsError> {
+        if !self.follow_config().await? {
+            // No configuration yet: events wait in the log or the stream.
+            return Ok(StepReport::default());
+        }
         if !self.loaded {
             self.catch_up().await?;
             self.loaded = true;
@@ -206,6 +215,7 @@ impl Consumer {
             if batch.records.is_empty() && !batch.shard_end {
                 continue;
             }
+            self.refresh_for(&parsed.0).await?;
             if let Some(last) = batch.records.last() {
                 // Read and parse the next batch while this one is planned and committed.
                 let prefetch = Prefetch {
@@ -278,7 +288,7 @@ impl Consumer {
     }
 
     /// Folds in every chunk committed since the state's sequence.
-    async fn catch_up(&mut self) -> Result<(), AnalyticsError> {
+    pub(super) async fn catch_up(&mut self) -> Result<(), AnalyticsError> {
         let up_to = self.store.current_seq().await?;
         let config = self.state.config().clone();
         while self.state.seq() < up_to {

@@ -88,6 +88,23 @@ pub enum CommitOutcome {
     LeaseLost,
 }
 
+/// How a rebase ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RebaseOutcome {
+    /// The stored rows now add up to the totals; `rows` correction rows were rewritten (0: they
+    /// already did).
+    Rebased { rows: usize },
+    /// Someone committed since `expected_seq`; nothing was written.
+    Conflict,
+}
+
+/// The stream and shard of the correction rows [`Store::rebase`] writes.
+pub const REBASE_SHARD: &str = "$rebase";
+
+/// An experiment's aggregates as they should be: every unit's contribution under the current
+/// configuration.
+pub type Totals = BTreeMap<AggKey, AggStats>;
+
 /// What one committed sequence number added.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Chunk {
@@ -143,6 +160,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         &self,
         experiment: &str,
     ) -> Result<Vec<(AggKey, AggStats)>, AnalyticsError>;
+
+    /// Makes each listed experiment's stored rows (every stream and shard) add up to its totals,
+    /// computed from the state as of commit `expected_seq`: in one transaction that holds off
+    /// commits, the difference is stored as the experiment's correction rows (stream and shard
+    /// [`REBASE_SHARD`]), replacing the previous ones. Used when the configuration changes
+    /// (the rows were summed under the old definitions).
+    async fn rebase(
+        &self,
+        expected_seq: i64,
+        totals: &BTreeMap<String, Totals>,
+    ) -> Result<RebaseOutcome, AnalyticsError>;
 
     /// Heartbeats, renews the worker's leases and takes free, expired or surplus ones up to a
     /// fair share of the eligible shards; returns the shards the worker now holds.

@@ -12,7 +12,10 @@ use crate::error::AnalyticsError;
 use crate::failpoint;
 
 use super::aggregate::{AggKey, AggStats};
-use super::store::{Checkpoint, Chunk, Commit, CommitOutcome, Counters, LeaseRequest, Store};
+use super::store::{
+    Checkpoint, Chunk, Commit, CommitOutcome, Counters, LeaseRequest, REBASE_SHARD, RebaseOutcome,
+    Store, Totals,
+};
 
 /// Rows per multi-row `INSERT` of aggregates.
 const AGGREGATE_ROWS_PER_STATEMENT: usize = 64;
@@ -125,6 +128,59 @@ async fn lock_meta(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<(), Anal
     Ok(())
 }
 
+/// Inserts or replaces rows of one stream and shard.
+async fn upsert_aggregates(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    stream: &str,
+    shard: &str,
+    aggregates: &[(AggKey, AggStats)],
+) -> Result<(), AnalyticsError> {
+    for rows in aggregates.chunks(AGGREGATE_ROWS_PER_STATEMENT) {
+        let mut sql = String::from(
+            "INSERT INTO aggregates (stream, shard, experiment, variant, series, day, n, sx, sxx, sy, syy, sxy) VALUES ",
+        );
+        for i in 0..rows.len() {
+            let b = i * 12;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push('(');
+            for j in 1..=12 {
+                if j > 1 {
+                    sql.push(',');
+                }
+                sql.push('$');
+                sql.push_str(&(b + j).to_string());
+            }
+            sql.push(')');
+        }
+        sql.push_str(
+            " ON CONFLICT (stream, shard, experiment, variant, series, day) DO UPDATE SET
+                  n = excluded.n, sx = excluded.sx, sxx = excluded.sxx, sy = excluded.sy,
+                  syy = excluded.syy, sxy = excluded.sxy",
+        );
+        // Only placeholders are generated; every value is bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (key, s) in rows {
+            q = q
+                .bind(stream)
+                .bind(shard)
+                .bind(&key.experiment)
+                .bind(&key.variant)
+                .bind(&key.series)
+                .bind(key.day)
+                .bind(s.n)
+                .bind(s.sx.to_string())
+                .bind(s.sxx.to_string())
+                .bind(s.sy.to_string())
+                .bind(s.syy.to_string())
+                .bind(s.sxy.to_string());
+        }
+        q.execute(&mut **tx).await.map_err(db)?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl Store for SqlStore {
     async fn commit(&self, c: &Commit) -> Result<CommitOutcome, AnalyticsError> {
@@ -208,52 +264,67 @@ impl Store for SqlStore {
                 .await
                 .map_err(db)?;
         }
-        for rows in c.aggregates.chunks(AGGREGATE_ROWS_PER_STATEMENT) {
-            let mut sql = String::from(
-                "INSERT INTO aggregates (stream, shard, experiment, variant, series, day, n, sx, sxx, sy, syy, sxy) VALUES ",
-            );
-            for i in 0..rows.len() {
-                let b = i * 12;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push('(');
-                for j in 1..=12 {
-                    if j > 1 {
-                        sql.push(',');
-                    }
-                    sql.push('$');
-                    sql.push_str(&(b + j).to_string());
-                }
-                sql.push(')');
-            }
-            sql.push_str(
-                " ON CONFLICT (stream, shard, experiment, variant, series, day) DO UPDATE SET
-                  n = excluded.n, sx = excluded.sx, sxx = excluded.sxx, sy = excluded.sy,
-                  syy = excluded.syy, sxy = excluded.sxy",
-            );
-            // Only placeholders are generated; every value is bound.
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (key, s) in rows {
-                q = q
-                    .bind(&c.stream)
-                    .bind(&c.shard)
-                    .bind(&key.experiment)
-                    .bind(&key.variant)
-                    .bind(&key.series)
-                    .bind(key.day)
-                    .bind(s.n)
-                    .bind(s.sx.to_string())
-                    .bind(s.sxx.to_string())
-                    .bind(s.sy.to_string())
-                    .bind(s.syy.to_string())
-                    .bind(s.sxy.to_string());
-            }
-            q.execute(&mut *tx).await.map_err(db)?;
-        }
+        upsert_aggregates(&mut tx, &c.stream, &c.shard, &c.aggregates).await?;
         failpoint::point("before_commit").await;
         tx.commit().await.map_err(db)?;
         Ok(CommitOutcome::Committed(seq))
+    }
+
+    async fn rebase(
+        &self,
+        expected_seq: i64,
+        totals: &BTreeMap<String, Totals>,
+    ) -> Result<RebaseOutcome, AnalyticsError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        // Holds off commits until this transaction ends: the rows read below are exactly
+        // those of `expected_seq`, the state the totals were computed from.
+        lock_meta(&mut tx).await?;
+        let seq: i64 = sqlx::query("SELECT commit_seq FROM pipeline_meta WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await
+            .and_then(|row| row.try_get("commit_seq"))
+            .map_err(db)?;
+        if seq != expected_seq {
+            tx.rollback().await.map_err(db)?;
+            return Ok(RebaseOutcome::Conflict);
+        }
+        let mut rewritten = 0;
+        for (experiment, want) in totals {
+            let rows = sqlx::query("SELECT * FROM aggregates WHERE experiment = $1")
+                .bind(experiment)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+            let mut correction = want.clone();
+            let mut current = BTreeMap::new();
+            for row in &rows {
+                let stream: String = row.try_get("stream").map_err(db)?;
+                let shard: String = row.try_get("shard").map_err(db)?;
+                let (key, stats) = aggregate_row(row)?;
+                if stream == REBASE_SHARD && shard == REBASE_SHARD {
+                    current.insert(key, stats);
+                } else {
+                    correction.entry(key).or_default().sub(&stats);
+                }
+            }
+            correction.retain(|_, s| !s.is_zero());
+            if correction == current {
+                continue;
+            }
+            sqlx::query(
+                "DELETE FROM aggregates WHERE stream = $1 AND shard = $1 AND experiment = $2",
+            )
+            .bind(REBASE_SHARD)
+            .bind(experiment)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            let rows: Vec<(AggKey, AggStats)> = correction.into_iter().collect();
+            upsert_aggregates(&mut tx, REBASE_SHARD, REBASE_SHARD, &rows).await?;
+            rewritten += rows.len();
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(RebaseOutcome::Rebased { rows: rewritten })
     }
 
     async fn current_seq(&self) -> Result<i64, AnalyticsError> {
@@ -599,6 +670,70 @@ mod tests {
         assert_eq!(chunks[0].dedup, vec![(5, vec![0; 16])]);
         let cps = store.checkpoints("s").await.unwrap();
         assert_eq!(cps["s0"].position.as_deref(), Some("10"));
+    }
+
+    #[tokio::test]
+    async fn a_rebase_makes_the_rows_add_up_to_the_totals_and_leaves_shard_rows_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("a.db").display());
+        let store = SqlStore::connect(&url).await.unwrap();
+        store.balance_leases(&request("w", &["s0"])).await.unwrap();
+        let key = |series: &str, day: i64| AggKey {
+            experiment: "e".into(),
+            variant: "v".into(),
+            series: series.into(),
+            day,
+        };
+        let stats = |n: i64, sx: i128| AggStats {
+            n,
+            sx,
+            ..AggStats::default()
+        };
+        let shard_rows = vec![(key("m", 1), stats(2, 10)), (key("m", 2), stats(1, 4))];
+        let commit = Commit {
+            expected_seq: 0,
+            stream: "s".into(),
+            shard: "s0".into(),
+            worker: "w".into(),
+            previous_position: None,
+            checkpoint: Checkpoint::default(),
+            facts: None,
+            dedup: Vec::new(),
+            prune_dedup_before_hour: None,
+            aggregates: shard_rows.clone(),
+            lease_until: 2000,
+        };
+        assert_eq!(
+            store.commit(&commit).await.unwrap(),
+            CommitOutcome::Committed(1)
+        );
+        let want: Totals = [(key("m", 1), stats(3, 12)), (key("m", 3), stats(1, 1))]
+            .into_iter()
+            .collect();
+        let totals = BTreeMap::from([("e".to_owned(), want.clone())]);
+        assert_eq!(
+            store.rebase(0, &totals).await.unwrap(),
+            RebaseOutcome::Conflict
+        );
+        assert_eq!(
+            store.rebase(1, &totals).await.unwrap(),
+            RebaseOutcome::Rebased { rows: 3 }
+        );
+        let mut summed: Totals = BTreeMap::new();
+        for (k, s) in store.experiment_aggregates("e").await.unwrap() {
+            summed.entry(k).or_default().add(&s);
+        }
+        summed.retain(|_, s| !s.is_zero());
+        assert_eq!(summed, want);
+        // Nothing to do the second time; the shard's own rows and the sequence are untouched.
+        assert_eq!(
+            store.rebase(1, &totals).await.unwrap(),
+            RebaseOutcome::Rebased { rows: 0 }
+        );
+        let mut kept = store.shard_aggregates("s", "s0").await.unwrap();
+        kept.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(kept, shard_rows);
+        assert_eq!(store.current_seq().await.unwrap(), 1);
     }
 
     #[tokio::test]

@@ -28,7 +28,11 @@ async fn healthz(State(state): State<AppState>) -> ApiResult<&'static str> {
 #[utoipa::path(get, path = "/metrics", tag = "system",
     responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain")))]
 async fn metrics(State(state): State<AppState>) -> Response {
-    let body = state.inner.metrics.render();
+    let mut body = state.inner.metrics.render();
+    match crate::resources::edges::all(&state).await {
+        Ok(edges) => body.push_str(&crate::metrics::render_edges(&edges)),
+        Err(e) => tracing::error!(error = %e, "reading edge statuses for /metrics"),
+    }
     let mut response = (StatusCode::OK, body).into_response();
     response.headers_mut().insert(
         CONTENT_TYPE,

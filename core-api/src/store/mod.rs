@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod docs;
+pub mod edges;
 pub mod keys;
 pub mod snapshots;
 pub mod users;

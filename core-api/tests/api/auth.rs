@@ -35,6 +35,9 @@ enum Rule {
     Snapshot,
     /// Any user; every key of the environment; admin keys.
     Evaluate,
+    /// Admins; admin keys; server keys of any environment (the route then confines each to
+    /// its own environment's edges).
+    ReportEdges,
 }
 
 /// Every route: method, path, rule. The test also checks this list is exactly the OpenAPI
@@ -68,6 +71,8 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("POST", "/api/v1/experiments/{key}/stop", Rule::Edit),
     ("POST", "/api/v1/experiments/{key}/conclude", Rule::Edit),
     ("POST", "/api/v1/experiments/{key}/restart", Rule::Edit),
+    ("GET", "/api/v1/experiments/{key}/results", Rule::Read),
+    ("POST", "/api/v1/experiments/{key}/results", Rule::Edit),
     ("GET", "/api/v1/segments", Rule::Read),
     ("POST", "/api/v1/segments", Rule::Edit),
     ("GET", "/api/v1/segments/{key}", Rule::Read),
@@ -114,6 +119,9 @@ const ROUTES: &[(&str, &str, Rule)] = &[
         Rule::Evaluate,
     ),
     ("POST", "/api/v1/environments/{env}/rollback", Rule::Admin),
+    ("POST", "/api/v1/edges/report", Rule::ReportEdges),
+    ("GET", "/api/v1/edges", Rule::Read),
+    ("DELETE", "/api/v1/edges/{id}", Rule::Admin),
     // Last: it ends the caller's session.
     ("POST", "/api/v1/auth/logout", Rule::Session),
 ];
@@ -143,6 +151,7 @@ fn allowed(rule: Rule, who: Who) -> bool {
         Rule::Admin => matches!(who, Admin | AdminKey),
         Rule::Snapshot => matches!(who, Viewer | Editor | Admin | ServerKey | AdminKey),
         Rule::Evaluate => who != Nobody && who != OtherServerKey,
+        Rule::ReportEdges => matches!(who, Admin | AdminKey | ServerKey | OtherServerKey),
     }
 }
 

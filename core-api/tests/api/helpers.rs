@@ -146,6 +146,11 @@ pub async fn fresh_database(backend: Backend) -> (String, Option<tempfile::TempD
 }
 
 pub async fn spawn(backend: Backend) -> TestApp {
+    spawn_with(backend, |_| {}).await
+}
+
+/// [`spawn`] with changes to the configuration (e.g. an analytics URL).
+pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         vane_core::telemetry::init(false);
     }
@@ -162,6 +167,7 @@ pub async fn spawn(backend: Backend) -> TestApp {
         email: ADMIN_EMAIL.into(),
         password: Some(SecretString::from(ADMIN_PASSWORD)),
     });
+    configure(&mut config);
     let app = build(config).await.expect("building the app");
     let (address, state) = app.spawn();
     let mut test = TestApp {

@@ -8,8 +8,10 @@ mod helpers;
 
 mod audit;
 mod auth;
+mod edges;
 mod lifecycle;
 mod openapi;
 mod resources;
+mod results;
 mod snapshots;
 mod validation;

@@ -116,6 +116,16 @@ impl Application {
 
 /// Builds the edge from `args` and serves until Ctrl-C.
 pub async fn run(args: EdgeArgs) -> anyhow::Result<()> {
+    let app = build(&args).await?;
+    tracing::info!(addr = %app.local_addr()?, environment = %args.environment, "edge node listening");
+    app.run_until_stopped().await
+}
+
+/// Builds the edge node `args` describe: its snapshot source (tried once now; a failure only
+/// means it starts without a snapshot and keeps trying), its event sink, and the bound
+/// listener. Serve it with [`Application::run_until`]; the HTTP sink forwards each batch
+/// before the request answers, so a graceful stop leaves no accepted event behind.
+pub async fn build(args: &EdgeArgs) -> anyhow::Result<Application> {
     let edge = EdgeHandler::new(
         args.environment.clone(),
         EdgeIdentity {
@@ -151,9 +161,7 @@ pub async fn run(args: EdgeArgs) -> anyhow::Result<()> {
     };
     let refresher = Refresher::new(edge.clone(), source, Duration::from_millis(args.refresh_ms));
     refresher.refresh_once().await;
-    let app = Application::build(args.listen, edge, sink, Some(refresher)).await?;
-    tracing::info!(addr = %app.local_addr()?, environment = %args.environment, "edge node listening");
-    app.run_until_stopped().await
+    Application::build(args.listen, edge, sink, Some(refresher)).await
 }
 
 /// The current time as the engine's timestamp.

@@ -169,6 +169,7 @@ pub fn transition(
                 ));
             }
             let end = current.spec.schedule.as_ref().and_then(|w| w.end.clone());
+            next.state.started_at = Some(now_text.clone());
             next.spec.schedule = Some(Window {
                 start: Some(now_text),
                 end,
@@ -176,6 +177,7 @@ pub fn transition(
             next.state.status = ExperimentStatus::Running;
         }
         Action::Stop => {
+            next.state.started_at = current.started_at(status);
             let start = current.spec.schedule.as_ref().and_then(|w| w.start.clone());
             next.spec.schedule = Some(Window {
                 start,
@@ -212,6 +214,7 @@ pub fn transition(
             next.state.salt = salt;
             next.state.restarts += 1;
             next.state.status = ExperimentStatus::Running;
+            next.state.started_at = Some(now_text.clone());
             let end = current.spec.schedule.as_ref().and_then(|w| w.end.clone());
             next.spec.schedule = Some(Window {
                 start: Some(now_text),
@@ -230,6 +233,8 @@ pub fn due(current: &StoredExperiment, now: i64) -> Option<(StoredExperiment, &'
     }
     let mut next = current.clone();
     next.state.status = status;
+    // A scheduled start happened at the schedule's start, when edges flipped.
+    next.state.started_at = current.started_at(status);
     let action = match status {
         ExperimentStatus::Running => "start",
         _ => "stop",

@@ -136,6 +136,10 @@ pub struct ExperimentState {
     /// How many times `restart` re-randomized it.
     #[serde(default)]
     pub restarts: u32,
+    /// When it last started running (RFC 3339): set by `start` and `restart`, and for a
+    /// scheduled start by the scheduler (the scheduled start time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
 }
 
 /// What is stored per experiment.
@@ -190,6 +194,20 @@ impl StoredExperiment {
             status => status,
         }
     }
+
+    /// When it started running, given its status as of now: the recorded start, or for an
+    /// experiment the clock started (a scheduled start the scheduler has not recorded yet, or
+    /// one stored before starts were recorded) its schedule's start.
+    pub fn started_at(&self, status: ExperimentStatus) -> Option<String> {
+        match status {
+            ExperimentStatus::Draft | ExperimentStatus::Scheduled => None,
+            _ => self
+                .state
+                .started_at
+                .clone()
+                .or_else(|| self.spec.schedule.as_ref().and_then(|w| w.start.clone())),
+        }
+    }
 }
 
 /// The start and end of a window in Unix milliseconds (unparsable ends count as absent; the
@@ -224,6 +242,10 @@ pub struct Experiment {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conclusion: Option<String>,
     pub restarts: u32,
+    /// When it started running (RFC 3339): set by `start` and `restart` (and by a scheduled
+    /// start); absent while it has not started. Read-only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
     #[serde(flatten)]
     pub meta: Meta,
 }
@@ -232,6 +254,7 @@ impl Experiment {
     pub fn from_doc(doc: Doc<StoredExperiment>, now: i64) -> Self {
         let meta = Meta::of(&doc);
         let status = doc.body.status_at(now);
+        let started_at = doc.body.started_at(status);
         let StoredExperiment { mut spec, state } = doc.body;
         let environment = spec.environment.take().unwrap_or_default();
         spec.salt = None;
@@ -245,6 +268,7 @@ impl Experiment {
             winner: state.winner,
             conclusion: state.conclusion,
             restarts: state.restarts,
+            started_at,
             meta,
         }
     }
@@ -282,6 +306,7 @@ mod tests {
                 winner: None,
                 conclusion: None,
                 restarts: 0,
+                started_at: None,
             },
         }
     }

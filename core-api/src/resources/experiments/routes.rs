@@ -44,6 +44,7 @@ pub fn router() -> OpenApiRouter<AppState> {
             delete_experiment
         ))
         .merge(lifecycle::router())
+        .merge(super::results::router())
 }
 
 /// The indexed columns of an experiment row.
@@ -182,6 +183,7 @@ async fn create_experiment(
             winner: None,
             conclusion: None,
             restarts: 0,
+            started_at: None,
         },
     };
     let now = writer.now();
