@@ -2,6 +2,9 @@
 # Build output lives outside the clone so CI runs on the same machine stay warm.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/vane-target
 export CARGO_TERM_COLOR ?= never
+# Incremental caches add tens of GB to that directory and help little when every run is a
+# fresh clone; dependencies stay cached either way.
+export CARGO_INCREMENTAL ?= 0
 
 .PHONY: up test demo fmt lint unit wasm vectors bench
 

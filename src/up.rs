@@ -361,8 +361,6 @@ async fn start(
         kv.display().to_string(),
         "--ingest-url".to_owned(),
         format!("{}/v1/ingest", urls.analytics),
-        "--refresh-ms".to_owned(),
-        "500".to_owned(),
     ];
     let edge_args: vane_edge_native::EdgeArgs = parse_args("edge", &words)?;
     let edge = vane_edge_native::build(&edge_args)
@@ -546,7 +544,7 @@ mod tests {
         let words = ["--listen".to_owned(), "127.0.0.1:9999".to_owned()];
         let edge: vane_edge_native::EdgeArgs = parse_args("edge", &words).unwrap();
         assert_eq!(edge.listen.to_string(), "127.0.0.1:9999");
-        assert_eq!(edge.refresh_ms, 1000);
+        assert_eq!(edge.refresh_ms, 250, "the edge's own default");
         let error =
             parse_args::<vane_edge_native::EdgeArgs>("edge", &["--nope".to_owned()]).unwrap_err();
         assert!(format!("{error:#}").contains("--nope"), "{error:#}");

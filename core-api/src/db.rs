@@ -36,6 +36,17 @@ pub struct Db {
 }
 
 impl Db {
+    /// A transaction that reads and then writes. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes fails with
+    /// SQLITE_BUSY_SNAPSHOT ("database is locked") when another write commits in between, while
+    /// an immediate one waits (busy_timeout) instead. PostgreSQL needs nothing special.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// Connects to `url` (`sqlite://PATH?mode=rwc` or `postgres://...`).
     pub async fn connect(url: &str) -> Result<Self, ApiError> {
         sqlx::any::install_default_drivers();

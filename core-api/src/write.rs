@@ -53,14 +53,8 @@ impl<'a> Writer<'a> {
         request_id: Option<String>,
     ) -> ApiResult<Self> {
         let guard = state.inner.write_lock.lock().await;
-        let mut tx = match state.db().backend {
-            // Take SQLite's write lock now: a deferred transaction that reads and then writes
-            // fails with SQLITE_BUSY_SNAPSHOT ("database is locked") when a write outside the
-            // Writer (a login's session, an edge report) commits in between; with an immediate
-            // one those writes wait (busy_timeout) instead.
-            Backend::Sqlite => state.db().pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => state.db().pool.begin().await?,
-        };
+        // Writes outside the Writer (a login's session, an edge report) may commit meanwhile.
+        let mut tx = state.db().begin_write().await?;
         if state.db().backend == Backend::Postgres {
             // Several core instances may share one PostgreSQL: serialize their writers too.
             // Plain reads are not blocked by this lock mode.

@@ -308,7 +308,8 @@ async fn report_edges(
     }
     let now = state.now_millis();
     let actor = caller.actor();
-    let mut tx = state.db().pool.begin().await?;
+    // Reads (the edge's stored environment) and then writes, beside the configuration writers.
+    let mut tx = state.db().begin_write().await?;
     for row in &mut rows {
         if let Some(scope) = scope
             && let Some(Some(stored)) = edges::environment_of(&mut tx, &row.edge_id).await?

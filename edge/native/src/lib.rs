@@ -42,8 +42,10 @@ pub struct EdgeArgs {
     /// A server API key for core-api.
     #[arg(long, env = "VANE_EDGE_CORE_KEY", hide_env_values = true)]
     pub core_key: Option<String>,
-    /// How often to look for a new snapshot, in milliseconds.
-    #[arg(long, env = "VANE_EDGE_REFRESH_MS", default_value_t = 1000)]
+    /// How often to look for a new snapshot, in milliseconds: the KV directory's pointer file
+    /// (one small read), or core when its announcements (server-sent events, followed at once)
+    /// are not reaching the edge; while they flow, core is polled only every 30 s.
+    #[arg(long, env = "VANE_EDGE_REFRESH_MS", default_value_t = 250)]
     pub refresh_ms: u64,
     /// Forward events to this analytics ingest URL (the embedded default).
     #[arg(long, env = "VANE_EDGE_INGEST_URL", conflicts_with = "kinesis_stream")]
@@ -154,9 +156,10 @@ pub async fn build(args: &EdgeArgs) -> anyhow::Result<Application> {
         }
         (None, None) => {
             tracing::warn!(
-                "no --ingest-url or --kinesis-stream: events are accepted and discarded"
+                "no --ingest-url or --kinesis-stream: /v1/events answers 503 (events are not \
+                 accepted when they could not be delivered)"
             );
-            Arc::new(sink::DiscardSink)
+            Arc::new(sink::NoSink)
         }
     };
     let refresher = Refresher::new(edge.clone(), source, Duration::from_millis(args.refresh_ms));

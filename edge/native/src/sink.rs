@@ -89,13 +89,17 @@ impl EventSink for MemorySink {
     }
 }
 
-/// Accepts and drops events: for an edge run without a configured stream.
+/// The sink of an edge run without `--ingest-url` or `--kinesis-stream`: it refuses every batch,
+/// so `/v1/events` answers 503 and clients keep their events, rather than a 202 for events that
+/// would go nowhere. Assignment and evaluation are unaffected.
 #[derive(Debug)]
-pub struct DiscardSink;
+pub struct NoSink;
 
 #[async_trait]
-impl EventSink for DiscardSink {
+impl EventSink for NoSink {
     async fn send(&self, _events: &[EnrichedEvent]) -> Result<(), SinkError> {
-        Ok(())
+        Err(SinkError::Other(
+            "this edge has no event sink (start it with --ingest-url or --kinesis-stream)".into(),
+        ))
     }
 }

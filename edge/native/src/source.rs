@@ -2,10 +2,16 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 use vane_edge::{EdgeHandler, Installed, store};
+
+/// While a source's announcements flow, polling is only a safety net and runs this seldom.
+pub const POLL_WHILE_ANNOUNCED: Duration = Duration::from_secs(30);
 
 /// Why a source could not answer. The edge keeps serving its last good snapshot.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +34,17 @@ pub enum SourceError {
 #[async_trait]
 pub trait SnapshotSource: Send + Sync + std::fmt::Debug {
     async fn fetch(&self, served: Option<(u64, String)>) -> Result<Option<Vec<u8>>, SourceError>;
+
+    /// Starts following the source's announcements of new snapshots, if it makes any, calling
+    /// `wake` for each. Returns the task doing it; polling remains the fallback.
+    fn watch(&self, _wake: Arc<Notify>) -> Option<JoinHandle<()>> {
+        None
+    }
+
+    /// Whether announcements are flowing right now (then polling can slow down).
+    fn announcing(&self) -> bool {
+        false
+    }
 }
 
 /// A KV directory as sync writes it: `{dir}/vane/{env}/current` holds the version, and
@@ -74,12 +91,14 @@ impl SnapshotSource for DirSource {
     }
 }
 
-/// core-api's snapshot endpoint, polled with `If-None-Match`.
+/// core-api's snapshot endpoint, fetched with `If-None-Match` whenever core announces a new
+/// snapshot on its server-sent events stream, and polled as a fallback.
 #[derive(Debug)]
 pub struct CoreSource {
     url: String,
     key: String,
     client: reqwest::Client,
+    connected: Arc<AtomicBool>,
 }
 
 impl CoreSource {
@@ -91,7 +110,57 @@ impl CoreSource {
             ),
             key,
             client: reqwest::Client::new(),
+            connected: Arc::new(AtomicBool::new(false)),
         }
+    }
+}
+
+/// Follows `{snapshot url}/events` until the process ends: every announcement wakes the
+/// refresher; a dropped or refused stream is retried with backoff (1 s doubling to 30 s) while
+/// polling carries on.
+async fn follow_announcements(
+    client: reqwest::Client,
+    url: String,
+    key: String,
+    connected: Arc<AtomicBool>,
+    wake: Arc<Notify>,
+) {
+    use eventsource_stream::Eventsource as _;
+    use futures_util::StreamExt as _;
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let answer = client
+            .get(&url)
+            .bearer_auth(&key)
+            .header("accept", "text/event-stream")
+            .send()
+            .await;
+        match answer {
+            Ok(response) if response.status().is_success() => {
+                // Cleared when the stream ends, and when the task is aborted mid-stream.
+                let _flag = Flag::raise(&connected);
+                backoff = Duration::from_secs(1);
+                tracing::info!(%url, "following core's snapshot announcements");
+                // Anything published while the stream was down is picked up at once.
+                wake.notify_one();
+                let mut events = response.bytes_stream().eventsource();
+                while let Some(event) = events.next().await {
+                    match event {
+                        Ok(_) => wake.notify_one(),
+                        Err(e) => {
+                            tracing::warn!(%url, error = %e, "announcement stream broke");
+                            break;
+                        }
+                    }
+                }
+            }
+            Ok(response) => {
+                tracing::warn!(%url, status = response.status().as_u16(), "announcements refused");
+            }
+            Err(e) => tracing::warn!(%url, error = %e, "announcements unreachable"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(30));
     }
 }
 
@@ -115,6 +184,20 @@ impl SnapshotSource for CoreSource {
                 status,
             }),
         }
+    }
+
+    fn watch(&self, wake: Arc<Notify>) -> Option<JoinHandle<()>> {
+        Some(tokio::spawn(follow_announcements(
+            self.client.clone(),
+            format!("{}/events", self.url),
+            self.key.clone(),
+            self.connected.clone(),
+            wake,
+        )))
+    }
+
+    fn announcing(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
     }
 }
 
@@ -169,13 +252,48 @@ impl Refresher {
         }
     }
 
-    /// Refreshes every interval, forever.
+    /// Refreshes at once on every announcement of the source, and otherwise every interval
+    /// (every [`POLL_WHILE_ANNOUNCED`] while announcements flow), forever. Dropping the future
+    /// stops the announcement watcher too.
     pub async fn run_forever(self) {
-        let mut tick = tokio::time::interval(self.every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let wake = Arc::new(Notify::new());
+        let _watcher = self.source.watch(wake.clone()).map(AbortOnDrop);
         loop {
-            tick.tick().await;
+            let every = if self.source.announcing() {
+                self.every.max(POLL_WHILE_ANNOUNCED)
+            } else {
+                self.every
+            };
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = wake.notified() => {}
+            }
             self.refresh_once().await;
         }
+    }
+}
+
+/// Holds a flag up while alive.
+struct Flag<'a>(&'a AtomicBool);
+
+impl<'a> Flag<'a> {
+    fn raise(flag: &'a AtomicBool) -> Self {
+        flag.store(true, Ordering::Relaxed);
+        Self(flag)
+    }
+}
+
+impl Drop for Flag<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
+}
+
+/// Aborts a background task when dropped.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
