@@ -2,17 +2,18 @@
 # Propagation figure: how long after a flag is toggled in core a native edge serves the new
 # value. Starts, on 127.0.0.1:
 #   vane core (SQLite) ── SSE ──> vane sync --dir KV ──> vane edge --store-dir KV   (push path)
-#   vane core ──────────── polled with If-None-Match ──> vane edge --core-url       (core-direct)
+#   vane core ── SSE announcements + If-None-Match ──> vane edge --core-url        (core-direct)
 # then toggles one bool flag TOGGLES times and measures toggle→served per edge
 # (scripts/propagation_bench.py). Bounded: at most TIMEOUT_S per toggle and edge.
 #
 # Usage: bash scripts/bench-propagation.sh
-#   env: TOGGLES=100 REFRESH_MS=1000 (the edges' --refresh-ms) PROFILE=release OUT=FILE.json
+#   env: TOGGLES=100 REFRESH_MS=250 (the edges' --refresh-ms, 250 being their default)
+#        PROFILE=release OUT=FILE.json
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/vane-services.sh"
 cd "$VANE_ROOT"
 toggles=${TOGGLES:-100}
-refresh_ms=${REFRESH_MS:-1000}
+refresh_ms=${REFRESH_MS:-250}
 profile=${PROFILE:-release}
 timeout_s=${TIMEOUT_S:-10}
 ENV=bench
@@ -82,6 +83,6 @@ step "$toggles toggles (refresh $refresh_ms ms, jitter 0..1000 ms between toggle
 python3 scripts/propagation_bench.py --core "$CORE_URL" --token "$CORE_TOKEN" --env "$ENV" \
   --flag "$FLAG" --client-key "$client_key" --toggles "$toggles" --timeout "$timeout_s" \
   --edge "push (core→sync→dir→edge)=http://127.0.0.1:$push_port" \
-  --edge "core-direct (edge polls core)=http://127.0.0.1:$core_port" \
+  --edge "core-direct (edge follows core)=http://127.0.0.1:$core_port" \
   ${OUT:+--out "$OUT"}
 echo "    load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
