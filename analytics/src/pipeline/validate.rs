@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
-use vane_engine::event::{EnrichedEvent, Event, EventKind, limits};
+use vane_engine::event::{EnrichedEvent, Event, EventKind, check_names, limits};
 use vane_engine::time::Timestamp;
 
 /// Why one line is not a usable event: the field at fault (when known) and a message.
@@ -333,22 +333,7 @@ fn check<P: KeyLen>(parsed: &Line<'_, P>) -> Result<(), LineError> {
             Ok(())
         }
     };
-    name("id", &parsed.wire.id, limits::MAX_ID_LEN)?;
-    match &parsed.kind {
-        EventKind::Exposure {
-            experiment,
-            variant,
-        } => {
-            name("experiment", experiment, limits::MAX_NAME_LEN)?;
-            name("variant", variant, limits::MAX_NAME_LEN)?;
-        }
-        EventKind::Track { event, value } => {
-            name("event", event, limits::MAX_NAME_LEN)?;
-            if value.is_some_and(|v| !v.is_finite()) {
-                return Err(LineError::field("value", "must be a finite number"));
-            }
-        }
-    }
+    check_names(&parsed.wire.id, &parsed.kind).map_err(|v| LineError::field(v.field, v.message))?;
     let units = parsed.wire.units.distinct();
     if units.is_empty() || units.len() > limits::MAX_UNITS {
         return Err(LineError::field(

@@ -121,6 +121,48 @@ pub fn validate_batch(batch: EventBatch, now: Timestamp) -> Validated {
     out
 }
 
+/// A field of an event outside its limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: &'static str,
+    pub message: String,
+}
+
+/// Checks an event's id and what it names (experiment and variant, or event name and value)
+/// against [`limits`]. The edge on receipt and analytics on ingest apply exactly these rules.
+pub fn check_names(id: &str, kind: &EventKind) -> Result<(), FieldViolation> {
+    fn name(field: &'static str, value: &str, max: usize) -> Result<(), FieldViolation> {
+        if value.is_empty() || value.len() > max {
+            Err(FieldViolation {
+                field,
+                message: format!("must be 1 to {max} bytes"),
+            })
+        } else {
+            Ok(())
+        }
+    }
+    name("id", id, limits::MAX_ID_LEN)?;
+    match kind {
+        EventKind::Exposure {
+            experiment,
+            variant,
+        } => {
+            name("experiment", experiment, limits::MAX_NAME_LEN)?;
+            name("variant", variant, limits::MAX_NAME_LEN)
+        }
+        EventKind::Track { event, value } => {
+            name("event", event, limits::MAX_NAME_LEN)?;
+            if value.is_some_and(|v| !v.is_finite()) {
+                return Err(FieldViolation {
+                    field: "value",
+                    message: "must be a finite number".into(),
+                });
+            }
+            Ok(())
+        }
+    }
+}
+
 /// Parses and checks one event.
 pub fn validate_event(index: usize, raw: Value, now: Timestamp) -> Result<Event, EventError> {
     let fail = |field: &str, message: String| EventError {
@@ -136,6 +178,7 @@ pub fn validate_event(index: usize, raw: Value, now: Timestamp) -> Result<Event,
         return Err(fail("", "an event must be a JSON object".into()));
     }
     let event: Event = serde_json::from_value(raw).map_err(|e| fail("", e.to_string()))?;
+    check_names(&event.id, &event.kind).map_err(|v| fail(v.field, v.message))?;
     let name = |field: &str, value: &str, max: usize| {
         if value.is_empty() || value.len() > max {
             Err(fail(field, format!("must be 1 to {max} bytes")))
@@ -143,22 +186,6 @@ pub fn validate_event(index: usize, raw: Value, now: Timestamp) -> Result<Event,
             Ok(())
         }
     };
-    name("id", &event.id, limits::MAX_ID_LEN)?;
-    match &event.kind {
-        EventKind::Exposure {
-            experiment,
-            variant,
-        } => {
-            name("experiment", experiment, limits::MAX_NAME_LEN)?;
-            name("variant", variant, limits::MAX_NAME_LEN)?;
-        }
-        EventKind::Track { event: e, value } => {
-            name("event", e, limits::MAX_NAME_LEN)?;
-            if value.is_some_and(|v| !v.is_finite()) {
-                return Err(fail("value", "must be a finite number".into()));
-            }
-        }
-    }
     if event.units.is_empty() || event.units.len() > limits::MAX_UNITS {
         return Err(fail(
             "units",
