@@ -42,9 +42,10 @@ pub struct EdgeArgs {
     /// A server API key for core-api.
     #[arg(long, env = "VANE_EDGE_CORE_KEY", hide_env_values = true)]
     pub core_key: Option<String>,
-    /// How often to look for a new snapshot, in milliseconds: the KV directory's pointer file
-    /// (one small read), or core when its announcements (server-sent events, followed at once)
-    /// are not reaching the edge; while they flow, core is polled only every 30 s.
+    /// The fallback poll for a new snapshot, in milliseconds. Changes are noticed at once
+    /// without it (the KV directory is watched; core's server-sent announcements are followed);
+    /// the poll reads the directory's pointer file, or asks core (only every 30 s while its
+    /// announcements flow).
     #[arg(long, env = "VANE_EDGE_REFRESH_MS", default_value_t = 250)]
     pub refresh_ms: u64,
     /// Forward events to this analytics ingest URL (the embedded default).

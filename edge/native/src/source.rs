@@ -48,7 +48,8 @@ pub trait SnapshotSource: Send + Sync + std::fmt::Debug {
 }
 
 /// A KV directory as sync writes it: `{dir}/vane/{env}/current` holds the version, and
-/// `{dir}/vane/{env}/snapshots/{version}` the sealed snapshot.
+/// `{dir}/vane/{env}/snapshots/{version}` the sealed snapshot. The directory is watched
+/// (inotify and the like) so a new pointer is read at once; polling stays as the fallback.
 #[derive(Debug)]
 pub struct DirSource {
     dir: PathBuf,
@@ -74,8 +75,47 @@ impl DirSource {
     }
 }
 
+/// Watches the environment's directory (where sync renames the pointer into place) and wakes
+/// the refresher on every change. A directory that does not exist yet is retried with backoff;
+/// polling goes on regardless, so a watch that is lost (the directory replaced) costs only speed.
+async fn watch_dir(dir: PathBuf, wake: Arc<Notify>) {
+    use notify::Watcher as _;
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let waker = wake.clone();
+        let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            if event.is_ok() {
+                waker.notify_one();
+            }
+        })
+        .and_then(|mut watcher| {
+            watcher.watch(&dir, notify::RecursiveMode::NonRecursive)?;
+            Ok(watcher)
+        });
+        match watcher {
+            Ok(_watcher) => {
+                tracing::info!(dir = %dir.display(), "watching the KV directory for new snapshots");
+                // Anything written before the watch began is picked up at once.
+                wake.notify_one();
+                std::future::pending::<()>().await;
+            }
+            Err(e) => {
+                tracing::debug!(dir = %dir.display(), error = %e, "cannot watch yet; polling");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl SnapshotSource for DirSource {
+    fn watch(&self, wake: Arc<Notify>) -> Option<JoinHandle<()>> {
+        let pointer = self.dir.join(store::current_key(&self.environment));
+        let dir = pointer.parent()?.to_owned();
+        Some(tokio::spawn(watch_dir(dir, wake)))
+    }
+
     async fn fetch(&self, served: Option<(u64, String)>) -> Result<Option<Vec<u8>>, SourceError> {
         let key = store::current_key(&self.environment);
         let pointer = self.read(&key).await?;

@@ -219,3 +219,29 @@ async fn events_reach_the_sink_and_a_failing_sink_answers_503() {
         .unwrap();
     assert_eq!(too_big.status(), 413);
 }
+
+#[tokio::test]
+async fn a_pointer_written_into_the_kv_directory_is_picked_up_without_waiting_for_the_poll() {
+    let node = start().await;
+    assert_eq!(health(&node).await["snapshot"]["version"], 1);
+    // The refresher polls once an hour: only the directory watch can bring version 2 in time.
+    let task = tokio::spawn(node.refresher.clone().run_forever());
+    // Give the watch a moment to be in place, then publish as sync does.
+    let mut served = None;
+    for attempt in 0..500 {
+        if attempt == 25 {
+            publish(
+                node.store.path(),
+                &conformance::snapshot_json(&spec_dir(), 2).unwrap(),
+                2,
+            );
+        }
+        served = node.edge.cache.current().map(|l| l.compiled.version());
+        if served == Some(2) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    task.abort();
+    assert_eq!(served, Some(2), "version 2 was written but not picked up");
+}
