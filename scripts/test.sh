@@ -6,6 +6,9 @@ cd "$VANE_ROOT"
 
 step "toolchain (rustup targets and components)"
 ensure_rust
+mkdir -p "$CARGO_TARGET_DIR"
+run_started="$CARGO_TARGET_DIR/.make-test-started"
+touch "$run_started"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -48,6 +51,16 @@ bash scripts/workerd-sync-e2e.sh
 
 step "edge conformance: the Spin component under wasmtime serve"
 bash scripts/wasmtime-test.sh
+
+# Each clone path links its own test executables (hundreds of MB each with debug info); old ones
+# are never reused once their clone is gone. When the disk runs low, drop those this run did not
+# build: a later run at an old path just rebuilds them.
+free_kib=$(df -Pk "$CARGO_TARGET_DIR" | awk 'NR==2 {print $4}')
+if [ "${free_kib:-0}" -lt $((20 * 1024 * 1024)) ]; then
+  step "cache hygiene: under 20 GiB free; removing test executables this run did not build"
+  find "$CARGO_TARGET_DIR/debug/deps" -maxdepth 1 -type f -perm -u+x ! -name '*.*' \
+    ! -newer "$run_started" -size +5M -print -delete | wc -l | sed 's/$/ removed/'
+fi
 
 echo
 echo "make test: all checks passed"
