@@ -152,8 +152,24 @@ pub struct AnalyticsArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct RecomputeArgs {
     /// Experiments and metric definitions (the same file the live pipeline used).
-    #[arg(long, env = "VANE_ANALYTICS_CONFIG")]
-    pub config: PathBuf,
+    #[arg(
+        long,
+        env = "VANE_ANALYTICS_CONFIG",
+        conflicts_with = "core_url",
+        required_unless_present = "core_url"
+    )]
+    pub config: Option<PathBuf>,
+    /// Or read them from core-api, as a live pipeline run with `--core-url` does.
+    #[arg(long, env = "VANE_ANALYTICS_CORE_URL", requires = "core_token")]
+    pub core_url: Option<String>,
+    /// The token to read core-api with (read access is enough).
+    #[arg(
+        long,
+        env = "VANE_ANALYTICS_CORE_TOKEN",
+        hide_env_values = true,
+        requires = "core_url"
+    )]
+    pub core_token: Option<SecretString>,
     /// Data directory (locates the default lake directory).
     #[arg(
         long,
@@ -213,7 +229,17 @@ fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
 pub async fn recompute_from_lake(
     args: &RecomputeArgs,
 ) -> anyhow::Result<BTreeMap<String, ExperimentResults>> {
-    let config = Arc::new(load_config(Some(&args.config))?);
+    let config = match (&args.core_url, &args.core_token) {
+        (Some(url), Some(token)) => {
+            use crate::live::ConfigSource as _;
+            let loaded = CoreSource::new(url, token.clone())?
+                .load()
+                .await
+                .with_context(|| format!("reading experiments and metrics from {url}"))?;
+            Arc::new(loaded.config)
+        }
+        _ => Arc::new(load_config(args.config.as_deref())?),
+    };
     let lake = args
         .lake
         .open(&args.data_dir)

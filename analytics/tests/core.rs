@@ -15,7 +15,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::macros::datetime;
-use vane_analytics::app::{AnalyticsArgs, Application, LakeArgs};
+use vane_analytics::app::{AnalyticsArgs, Application, LakeArgs, RecomputeArgs};
 use vane_analytics::live::SharedConfig;
 use vane_analytics::pipeline::consumer::ManualClock;
 use vane_analytics::service;
@@ -69,6 +69,12 @@ struct Stack {
     key_id: String,
     analytics: Application,
     analytics_url: String,
+    /// What analytics was started with: where it reads core-api, with which token, and where
+    /// its lake is.
+    core_front: String,
+    token: String,
+    data_dir: std::path::PathBuf,
+    lake_dir: std::path::PathBuf,
 }
 
 impl Stack {
@@ -133,18 +139,21 @@ impl Stack {
 
         let core_up = Arc::new(AtomicBool::new(core_reachable));
         let core_front = relay(core_address, core_up.clone()).await;
+        let token = key["key"].as_str().unwrap().to_owned();
+        let data_dir = dir.path().join("analytics");
+        let lake_dir = dir.path().join("lake");
         let args = AnalyticsArgs {
-            data_dir: dir.path().join("analytics"),
+            data_dir: data_dir.clone(),
             database_url: None,
             listen: "127.0.0.1:0".parse().unwrap(),
             config: None,
-            core_url: Some(core_front),
-            core_token: Some(SecretString::from(key["key"].as_str().unwrap())),
+            core_url: Some(core_front.clone()),
+            core_token: Some(SecretString::from(token.clone())),
             config_refresh_secs: 3600,
             kinesis_stream: None,
             kinesis_endpoint: None,
             lake: LakeArgs {
-                no_lake: true,
+                lake_dir: Some(lake_dir.clone()),
                 ..LakeArgs::default()
             },
             worker_id: None,
@@ -170,6 +179,10 @@ impl Stack {
             key_id: key["id"].as_str().unwrap().to_owned(),
             analytics,
             analytics_url,
+            core_front,
+            token,
+            data_dir,
+            lake_dir,
         }
     }
 
@@ -487,6 +500,25 @@ async fn analytics_follows_core_definitions_and_core_serves_the_results() {
         .await
         .unwrap();
     assert_eq!(body, direct);
+    // The lake alone, with the definitions read from core-api, gives the same results.
+    let recomputed = vane_analytics::recompute_from_lake(&RecomputeArgs {
+        config: None,
+        core_url: Some(stack.core_front.clone()),
+        core_token: Some(SecretString::from(stack.token.clone())),
+        data_dir: stack.data_dir.clone(),
+        lake: LakeArgs {
+            lake_dir: Some(stack.lake_dir.clone()),
+            ..LakeArgs::default()
+        },
+        experiment: Some("checkout".into()),
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        serde_json::to_value(&recomputed["checkout"]).unwrap(),
+        results["results"],
+        "recomputed from the lake with core's definitions"
+    );
     let (status, kind, csv) = stack
         .results("GET", "checkout", "?format=csv", &viewer)
         .await;
