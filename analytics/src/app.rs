@@ -75,6 +75,37 @@ impl LakeArgs {
     }
 }
 
+/// Where experiment and metric definitions come from when core-api holds them.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct CoreConfigArgs {
+    /// Read experiments and metrics from core-api at this URL (e.g. `http://127.0.0.1:8080`)
+    /// instead of a file.
+    #[arg(long, env = "VANE_ANALYTICS_CORE_URL", requires = "core_token")]
+    pub core_url: Option<String>,
+    /// The token analytics reads core-api with: an admin API key or a user's session token
+    /// (read access is enough).
+    #[arg(
+        long,
+        env = "VANE_ANALYTICS_CORE_TOKEN",
+        hide_env_values = true,
+        requires = "core_url"
+    )]
+    pub core_token: Option<SecretString>,
+}
+
+impl CoreConfigArgs {
+    /// core-api as a configuration source, when these arguments name it.
+    pub fn source(&self) -> anyhow::Result<Option<(&str, CoreSource)>> {
+        match (&self.core_url, &self.core_token) {
+            (Some(url), Some(token)) => Ok(Some((url, CoreSource::new(url, token.clone())?))),
+            (Some(_), None) => {
+                anyhow::bail!("--core-url needs --core-token (VANE_ANALYTICS_CORE_TOKEN)")
+            }
+            (None, _) => Ok(None),
+        }
+    }
+}
+
 /// `vane analytics`: consume events, keep aggregates, compute and serve results.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AnalyticsArgs {
@@ -96,19 +127,8 @@ pub struct AnalyticsArgs {
     /// without `--core-url`) events are archived and deduplicated but nothing is attributed.
     #[arg(long, env = "VANE_ANALYTICS_CONFIG", conflicts_with = "core_url")]
     pub config: Option<PathBuf>,
-    /// Read experiments and metrics from core-api at this URL (e.g. `http://127.0.0.1:8080`)
-    /// at start-up and every `--config-refresh-secs`, instead of a file.
-    #[arg(long, env = "VANE_ANALYTICS_CORE_URL", requires = "core_token")]
-    pub core_url: Option<String>,
-    /// The token analytics reads core-api with: an admin API key or a user's session token
-    /// (read access is enough).
-    #[arg(
-        long,
-        env = "VANE_ANALYTICS_CORE_TOKEN",
-        hide_env_values = true,
-        requires = "core_url"
-    )]
-    pub core_token: Option<SecretString>,
+    #[command(flatten)]
+    pub core: CoreConfigArgs,
     /// Seconds between refreshes of the definitions from core-api.
     #[arg(long, env = "VANE_ANALYTICS_CONFIG_REFRESH_SECS", default_value_t = 10)]
     pub config_refresh_secs: u64,
@@ -160,16 +180,8 @@ pub struct RecomputeArgs {
     )]
     pub config: Option<PathBuf>,
     /// Or read them from core-api, as a live pipeline run with `--core-url` does.
-    #[arg(long, env = "VANE_ANALYTICS_CORE_URL", requires = "core_token")]
-    pub core_url: Option<String>,
-    /// The token to read core-api with (read access is enough).
-    #[arg(
-        long,
-        env = "VANE_ANALYTICS_CORE_TOKEN",
-        hide_env_values = true,
-        requires = "core_url"
-    )]
-    pub core_token: Option<SecretString>,
+    #[command(flatten)]
+    pub core: CoreConfigArgs,
     /// Data directory (locates the default lake directory).
     #[arg(
         long,
@@ -229,10 +241,10 @@ fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
 pub async fn recompute_from_lake(
     args: &RecomputeArgs,
 ) -> anyhow::Result<BTreeMap<String, ExperimentResults>> {
-    let config = match (&args.core_url, &args.core_token) {
-        (Some(url), Some(token)) => {
+    let config = match args.core.source()? {
+        Some((url, source)) => {
             use crate::live::ConfigSource as _;
-            let loaded = CoreSource::new(url, token.clone())?
+            let loaded = source
                 .load()
                 .await
                 .with_context(|| format!("reading experiments and metrics from {url}"))?;
@@ -293,9 +305,8 @@ async fn open_config(
     args: &AnalyticsArgs,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Arc<SharedConfig>> {
-    match (&args.core_url, &args.core_token) {
-        (Some(url), Some(token)) => {
-            let source = CoreSource::new(url, token.clone())?;
+    match args.core.source()? {
+        Some((url, source)) => {
             let shared = SharedConfig::live(Arc::new(source), clock);
             match shared.refresh().await {
                 Ok(_) => {
@@ -316,10 +327,7 @@ async fn open_config(
             }
             Ok(shared)
         }
-        (Some(_), None) => {
-            anyhow::bail!("--core-url needs --core-token (VANE_ANALYTICS_CORE_TOKEN)")
-        }
-        (None, _) => {
+        None => {
             let source = args
                 .config
                 .as_ref()
@@ -615,7 +623,7 @@ mod tests {
     #[test]
     fn core_url_needs_a_token_and_excludes_a_config_file() {
         let args = parse(&["--core-url", "http://127.0.0.1:8080", "--core-token", "k"]).unwrap();
-        assert_eq!(args.core_url.as_deref(), Some("http://127.0.0.1:8080"));
+        assert_eq!(args.core.core_url.as_deref(), Some("http://127.0.0.1:8080"));
         assert_eq!(args.config_refresh_secs, 10);
         assert!(
             !format!("{args:?}").contains("\"k\""),
@@ -634,6 +642,6 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
         let args = parse(&["--config", "a.json", "--config-refresh-secs", "3"]).unwrap();
-        assert_eq!((args.core_url, args.config_refresh_secs), (None, 3));
+        assert_eq!((args.core.core_url, args.config_refresh_secs), (None, 3));
     }
 }

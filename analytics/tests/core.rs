@@ -15,7 +15,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::macros::datetime;
-use vane_analytics::app::{AnalyticsArgs, Application, LakeArgs, RecomputeArgs};
+use vane_analytics::app::{AnalyticsArgs, Application, CoreConfigArgs, LakeArgs, RecomputeArgs};
 use vane_analytics::live::SharedConfig;
 use vane_analytics::pipeline::consumer::ManualClock;
 use vane_analytics::service;
@@ -147,8 +147,10 @@ impl Stack {
             database_url: None,
             listen: "127.0.0.1:0".parse().unwrap(),
             config: None,
-            core_url: Some(core_front.clone()),
-            core_token: Some(SecretString::from(token.clone())),
+            core: CoreConfigArgs {
+                core_url: Some(core_front.clone()),
+                core_token: Some(SecretString::from(token.clone())),
+            },
             config_refresh_secs: 3600,
             kinesis_stream: None,
             kinesis_endpoint: None,
@@ -503,8 +505,10 @@ async fn analytics_follows_core_definitions_and_core_serves_the_results() {
     // The lake alone, with the definitions read from core-api, gives the same results.
     let recomputed = vane_analytics::recompute_from_lake(&RecomputeArgs {
         config: None,
-        core_url: Some(stack.core_front.clone()),
-        core_token: Some(SecretString::from(stack.token.clone())),
+        core: CoreConfigArgs {
+            core_url: Some(stack.core_front.clone()),
+            core_token: Some(SecretString::from(stack.token.clone())),
+        },
         data_dir: stack.data_dir.clone(),
         lake: LakeArgs {
             lake_dir: Some(stack.lake_dir.clone()),
