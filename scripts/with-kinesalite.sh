@@ -12,7 +12,7 @@ if [ ! -d "$prefix/node_modules/kinesalite" ]; then
   mkdir -p "$prefix"
   npm install --silent --no-audit --no-fund --prefix "$prefix" kinesalite@3.3.3 >&2
 fi
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 log=$(mktemp)
 NODE_PATH="$prefix/node_modules" node -e "
   require('kinesalite')({createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 100})

@@ -13,21 +13,12 @@ if [ -n "${VANE_TEST_S3_ENDPOINT:-}" ]; then
 fi
 py=$(ensure_venv moto "moto[s3]==5.2.5" flask flask-cors)
 bin=$(dirname "$py")
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 log=$(mktemp)
 "$bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -f "$log"' EXIT
-ready=""
-for _ in $(seq 1 150); do
-  if python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/')" 2>/dev/null; then
-    ready=1
-    break
-  fi
-  kill -0 $pid 2>/dev/null || { cat "$log" >&2; echo "moto_server did not start" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$ready" ] || { cat "$log" >&2; echo "moto_server did not answer in 15 s" >&2; exit 1; }
+wait_http "http://127.0.0.1:$port/moto-api/" 15 || { cat "$log" >&2; echo "moto_server did not start" >&2; exit 1; }
 export VANE_TEST_S3_ENDPOINT="http://127.0.0.1:$port"
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-local} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-local} AWS_REGION=${AWS_REGION:-us-east-1}
 set +e
