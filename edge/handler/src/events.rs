@@ -11,7 +11,9 @@ use vane_engine::Timestamp;
 use vane_engine::event::{EnrichedEvent, EventBatch, EventError, limits, validate_batch};
 
 use crate::cache::Loaded;
-use crate::http::{EdgeResponse, FieldError, field_problem, json_response, problem};
+use crate::http::{
+    EdgeResponse, FieldError, body_too_large, field_problem, json_response, problem,
+};
 use crate::limits::MAX_EVENTS_BODY_BYTES;
 use crate::{Action, EdgeHandler};
 
@@ -38,15 +40,7 @@ pub(crate) fn prepare(
 ) -> Action {
     let body = request.body();
     if body.len() > MAX_EVENTS_BODY_BYTES {
-        return Action::Respond(problem(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
-            &format!(
-                "the body is {} bytes; the limit is {MAX_EVENTS_BODY_BYTES}",
-                body.len()
-            ),
-            None,
-        ));
+        return Action::Respond(body_too_large(MAX_EVENTS_BODY_BYTES, Some(body.len())));
     }
     let batch: EventBatch = match serde_json::from_slice(body) {
         Ok(b) => b,

@@ -65,6 +65,21 @@ pub fn problem(
     with_type(status, PROBLEM_JSON, Bytes::from(bytes))
 }
 
+/// 413 for a body over `limit` bytes: `size` when it is known, otherwise (a shell that stopped
+/// reading at the limit) only that it is larger.
+pub fn body_too_large(limit: usize, size: Option<usize>) -> EdgeResponse {
+    let detail = match size {
+        Some(size) => format!("the body is {size} bytes; the limit is {limit}"),
+        None => format!("the body exceeds {limit} bytes"),
+    };
+    problem(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body-too-large",
+        &detail,
+        None,
+    )
+}
+
 /// A problem naming one field.
 pub fn field_problem(status: StatusCode, kind: &str, field: &str, message: &str) -> EdgeResponse {
     problem(

@@ -11,7 +11,7 @@ use vane_engine::{Assignment, FlagEvaluation, Timestamp};
 
 use crate::EdgeHandler;
 use crate::cache::Loaded;
-use crate::http::{EdgeResponse, field_problem, json_bytes, json_response, problem};
+use crate::http::{EdgeResponse, body_too_large, field_problem, json_bytes, json_response};
 use crate::limits::MAX_EVAL_BODY_BYTES;
 use crate::metrics::seconds_between;
 
@@ -57,14 +57,9 @@ fn parse<T: serde::de::DeserializeOwned>(
     context: impl Fn(&T) -> &Value,
 ) -> Result<T, Box<EdgeResponse>> {
     if body.len() > MAX_EVAL_BODY_BYTES {
-        return Err(Box::new(problem(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
-            &format!(
-                "the body is {} bytes; the limit is {MAX_EVAL_BODY_BYTES}",
-                body.len()
-            ),
-            None,
+        return Err(Box::new(body_too_large(
+            MAX_EVAL_BODY_BYTES,
+            Some(body.len()),
         )));
     }
     let parsed: T = serde_json::from_slice(body).map_err(|e| {

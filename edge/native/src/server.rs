@@ -6,7 +6,6 @@ use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::response::Response;
-use http::StatusCode;
 use vane_edge::limits::MAX_EVENTS_BODY_BYTES;
 use vane_edge::{Action, EdgeHandler, http as edge_http};
 
@@ -31,12 +30,7 @@ async fn handle(State(shell): State<Shell>, request: Request) -> Response {
     let bytes = match to_bytes(body, MAX_EVENTS_BODY_BYTES + 1).await {
         Ok(bytes) => bytes,
         Err(_) => {
-            let mut response = edge_http::problem(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body-too-large",
-                &format!("the body exceeds {MAX_EVENTS_BODY_BYTES} bytes"),
-                None,
-            );
+            let mut response = edge_http::body_too_large(MAX_EVENTS_BODY_BYTES, None);
             edge_http::add_cors(&mut response);
             return response.map(Body::from);
         }

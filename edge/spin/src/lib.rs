@@ -132,12 +132,7 @@ where
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) => {
             let mut response = if e.is::<LengthLimitError>() {
-                edge_http::problem(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body-too-large",
-                    &format!("the body exceeds {MAX_EVENTS_BODY_BYTES} bytes"),
-                    None,
-                )
+                edge_http::body_too_large(MAX_EVENTS_BODY_BYTES, None)
             } else {
                 eprintln!("vane-edge-spin: reading the request body failed: {e}");
                 edge_http::problem(

@@ -173,12 +173,7 @@ fn internal_error() -> EdgeResponse {
 }
 
 fn too_large() -> EdgeResponse {
-    let mut response = edge_http::problem(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "body-too-large",
-        &format!("the body exceeds {MAX_EVENTS_BODY_BYTES} bytes"),
-        None,
-    );
+    let mut response = edge_http::body_too_large(MAX_EVENTS_BODY_BYTES, None);
     edge_http::add_cors(&mut response);
     response
 }
