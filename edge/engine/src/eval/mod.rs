@@ -55,7 +55,10 @@ impl CompiledSnapshot {
 /// depend only on the context and the snapshot, never on the flag or experiment asking.
 pub(crate) struct Memo<'c> {
     pub(crate) attributes: &'c Value,
-    units: Vec<(&'c str, Option<Cow<'c, str>>)>,
+    /// The first unit attribute asked for (almost always the only one) is kept inline, so a
+    /// single-key evaluation allocates nothing; others go to `more_units`.
+    unit: Option<(&'c str, Option<Cow<'c, str>>)>,
+    more_units: Vec<(&'c str, Option<Cow<'c, str>>)>,
     layer_buckets: Vec<Option<Bucket>>,
     held_out: Vec<Option<bool>>,
 }
@@ -64,7 +67,8 @@ impl<'c> Memo<'c> {
     pub(crate) fn new(attributes: &'c Value) -> Self {
         Self {
             attributes,
-            units: Vec::new(),
+            unit: None,
+            more_units: Vec::new(),
             layer_buckets: Vec::new(),
             held_out: Vec::new(),
         }
@@ -72,11 +76,20 @@ impl<'c> Memo<'c> {
 
     /// [`unit_id`] of `attribute`, looked up once per call. Cloning a borrowed id is free.
     pub(crate) fn unit(&mut self, attribute: &'c str) -> Option<Cow<'c, str>> {
-        if let Some((_, id)) = self.units.iter().find(|(a, _)| *a == attribute) {
+        if let Some((_, id)) = self
+            .unit
+            .iter()
+            .chain(&self.more_units)
+            .find(|(a, _)| *a == attribute)
+        {
             return id.clone();
         }
         let id = unit_id(self.attributes, attribute);
-        self.units.push((attribute, id.clone()));
+        if self.unit.is_none() {
+            self.unit = Some((attribute, id.clone()));
+        } else {
+            self.more_units.push((attribute, id.clone()));
+        }
         id
     }
 
