@@ -54,7 +54,7 @@ server_key=$(core_api_key "$ENV" server)
 
 step "sync (following core's SSE) -> KV directory; edges with --refresh-ms $refresh_ms"
 "$VANE" sync --core-url "$CORE_URL" --core-key "$server_key" --environment "$ENV" \
-  --dir "$dir/kv" --listen "127.0.0.1:$(free_port)" >"$dir/sync.log" 2>&1 &
+  --dir "$dir/kv" --listen 127.0.0.1:0 >"$dir/sync.log" 2>&1 &
 pids+=($!)
 push_port=$(free_port)
 "$VANE" edge --environment "$ENV" --edge-id push --store-dir "$dir/kv" \

@@ -6,7 +6,30 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/vane-target}
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 VANE_CACHE=${VANE_CACHE:-$HOME/.cache}
 
-step() { printf '\n==> %s\n' "$*"; }
+# `step NAME` starts a stage and closes the one before it, printing how long that took;
+# `step_summary` closes the last one and prints every stage's duration and the total.
+_step_name=
+_step_started=0
+VANE_STEP_LOG=()
+step() {
+  _step_close
+  _step_name=$*
+  _step_started=$SECONDS
+  printf '\n==> %s\n' "$*"
+}
+_step_close() {
+  [ -n "$_step_name" ] || return 0
+  local took=$((SECONDS - _step_started))
+  printf '    (%d s)\n' "$took"
+  VANE_STEP_LOG+=("$(printf '%6d s  %s' "$took" "$_step_name")")
+  _step_name=
+}
+step_summary() {
+  _step_close
+  printf '\n==> stage durations\n'
+  [ "${#VANE_STEP_LOG[@]}" -eq 0 ] || printf '%s\n' "${VANE_STEP_LOG[@]}"
+  printf '%6d s  total\n' "$SECONDS"
+}
 
 # Adds rustup targets and components once; falls back to saying what is missing.
 ensure_rust() {
@@ -41,9 +64,51 @@ ensure_venv() {
   echo "$dir/bin/python"
 }
 
-# A free TCP port on 127.0.0.1 (bound and released; fine for tests on one machine).
+# A TCP port on 127.0.0.1 for a server that cannot bind port 0 and report the port it got.
+# Prefer that (`vane up` writes addresses.json; kinesalite prints its port). The port is picked
+# at random below the kernel's ephemeral range (ip_local_port_range), where no outgoing
+# connection can take it between this check and the server's bind; another server still can,
+# so start such servers with `retry_on_port_taken`.
 free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+  python3 - <<'PY'
+import random, socket
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except OSError:
+    low = 32768
+for _ in range(200):
+    port = random.randrange(10000, max(low, 10001))
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+else:
+    raise SystemExit("free_port: no free port found below the ephemeral range")
+PY
+}
+
+# port_taken LOG: whether a server's LOG says its bind failed because the address was in use.
+port_taken() {
+  grep -qiE 'address already in use|addrinuse|address in use|eaddrinuse' "$1" 2>/dev/null
+}
+
+# retry_on_port_taken FUNC [ARGS...]: runs FUNC, which starts a server on a `free_port` and
+# returns 75 when the server reported that port taken (`port_taken`), up to five times.
+retry_on_port_taken() {
+  local attempt status
+  for attempt in 1 2 3 4 5; do
+    status=0
+    "$@" || status=$?
+    [ "$status" -eq 75 ] || return "$status"
+    echo "    $1: the port was taken by another process; trying another (attempt $attempt)" >&2
+  done
+  echo "$1: every port tried was taken" >&2
+  return 1
 }
 
 # Waits until URL answers HTTP (any status) or fails after TIMEOUT_S seconds (default 60).

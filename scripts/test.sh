@@ -4,11 +4,28 @@
 source "$(dirname "$0")/lib.sh"
 cd "$VANE_ROOT"
 
+scratch=$(mktemp -d)
+tools_pid=
+finish() {
+  local status=$?
+  [ -z "$tools_pid" ] || kill -- "-$tools_pid" 2>/dev/null || true
+  rm -rf "$scratch"
+  step_summary
+  exit "$status"
+}
+trap finish EXIT
+
 step "toolchain (rustup targets and components)"
 ensure_rust
 mkdir -p "$CARGO_TARGET_DIR"
 run_started="$CARGO_TARGET_DIR/.make-test-started"
 touch "$run_started"
+
+# The worker's tools (two cargo installs, most of a cold run) build in the background while the
+# workspace builds; the workerd stage waits for them and shows their log.
+setsid bash scripts/workerd-tools.sh >"$scratch/workerd-tools.log" 2>&1 </dev/null &
+tools_pid=$!
+echo "    installing the worker's tools in the background (log shown at the workerd stage)"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -29,8 +46,9 @@ cargo build -p vane-engine --locked --release --target wasm32-wasip2
 
 step "shared vectors match their independent generators (Python xxhash)"
 py=$(ensure_venv spec xxhash==3.5.0)
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
+# Byte for byte on purpose: these generators do only integer arithmetic (XXH64, basis points),
+# which is the same on every processor. Floats from numpy/scipy are compared with a tolerance
+# (scripts/gbstats-reference.sh).
 "$py" spec/tools/gen_buckets.py >"$scratch/buckets.json"
 diff -u spec/buckets.json "$scratch/buckets.json"
 cp -r spec/evaluations "$scratch/committed"
@@ -42,6 +60,13 @@ bash scripts/gbstats-reference.sh --check
 
 step "vane eval and vane stats answer, and reject bad input with exit 2"
 bash scripts/eval-smoke.sh
+
+step "the worker's tools (installed in the background since the start)"
+tools_status=0
+wait "$tools_pid" || tools_status=$?
+tools_pid=
+sed 's/^/    /' "$scratch/workerd-tools.log"
+[ "$tools_status" -eq 0 ] || { echo "installing the worker's tools failed" >&2; exit 1; }
 
 step "edge conformance: the Cloudflare worker under workerd (wrangler dev, offline)"
 bash scripts/workerd-test.sh

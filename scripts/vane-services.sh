@@ -8,14 +8,28 @@ CORE_ADMIN_PASSWORD=end-to-end-admin-password
 # start_core DATA_DIR LOG: starts core on a free port (SQLite under DATA_DIR) and logs in.
 # Sets CORE_URL and CORE_TOKEN (the admin's session).
 start_core() {
-  local dir=$1 log=$2 port
+  retry_on_port_taken start_core_once "$@"
+}
+
+start_core_once() {
+  local dir=$1 log=$2 port pid
   port=$(free_port)
   CORE_URL="http://127.0.0.1:$port"
   VANE_BOOTSTRAP_ADMIN_PASSWORD=$CORE_ADMIN_PASSWORD RUST_LOG=${RUST_LOG:-info} \
     "$VANE" core --data-dir "$dir" --listen "127.0.0.1:$port" \
     --bootstrap-admin "$CORE_ADMIN_EMAIL" >"$log" 2>&1 &
-  pids+=($!)
-  wait_http "$CORE_URL/healthz" 60 || { tail -n 40 "$log" >&2; return 1; }
+  pid=$!
+  pids+=("$pid")
+  local started=$SECONDS
+  until curl -s -o /dev/null --max-time 2 "$CORE_URL/healthz"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      port_taken "$log" && return 75
+      tail -n 40 "$log" >&2
+      return 1
+    fi
+    [ $((SECONDS - started)) -lt 60 ] || { tail -n 40 "$log" >&2; return 1; }
+    sleep 0.2
+  done
   CORE_TOKEN=
   CORE_TOKEN=$(core_api POST /auth/login \
     "{\"email\": \"$CORE_ADMIN_EMAIL\", \"password\": \"$CORE_ADMIN_PASSWORD\"}" | jq -r .token)

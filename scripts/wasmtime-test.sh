@@ -61,13 +61,14 @@ for part in sys.argv[2].split("."):
 print("" if value is None else value)
 EOF
 }
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # `serve NAME ARGS...`: starts `wasmtime serve` on a free port with the given options and the
 # component; sets $port. Readiness: /v1/health answers at all (any status).
 serve() {
+  retry_on_port_taken serve_once "$@"
+}
+
+serve_once() {
   local name=$1
   shift
   port=$(free_port)
@@ -77,7 +78,10 @@ serve() {
   pids+=("$pid")
   local deadline=$((SECONDS + READY_SECONDS))
   while :; do
-    kill -0 "$pid" 2>/dev/null || fail "wasmtime serve ($name) exited before it was ready"
+    if ! kill -0 "$pid" 2>/dev/null; then
+      port_taken "$scratch/$name.log" && return 75
+      fail "wasmtime serve ($name) exited before it was ready"
+    fi
     [ "$(http_get "http://127.0.0.1:$port/v1/health")" != 000 ] && break
     [ "$SECONDS" -lt "$deadline" ] ||
       fail "wasmtime serve ($name) not answering on 127.0.0.1:$port after ${READY_SECONDS}s"

@@ -12,11 +12,11 @@ if [ ! -d "$prefix/node_modules/kinesalite" ]; then
   mkdir -p "$prefix"
   npm install --silent --no-audit --no-fund --prefix "$prefix" kinesalite@3.3.3 >&2
 fi
-port=$(free_port)
+# kinesalite binds port 0 and prints the port it got: no port is reserved in advance.
 log=$(mktemp)
 NODE_PATH="$prefix/node_modules" node -e "
-  require('kinesalite')({createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 100})
-    .listen($port, '127.0.0.1', () => console.log('kinesalite listening on $port'));
+  const server = require('kinesalite')({createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 100});
+  server.listen(0, '127.0.0.1', () => console.log('kinesalite listening on ' + server.address().port));
 " >"$log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -f "$log"' EXIT
@@ -26,6 +26,8 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 grep -q listening "$log" || { cat "$log" >&2; echo "kinesalite did not start in 10 s" >&2; exit 1; }
+port=$(sed -n 's/^kinesalite listening on \([0-9]*\)$/\1/p' "$log")
+[ -n "$port" ] || { cat "$log" >&2; echo "kinesalite did not say its port" >&2; exit 1; }
 export VANE_TEST_KINESIS_ENDPOINT="http://127.0.0.1:$port"
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-local} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-local} AWS_REGION=${AWS_REGION:-us-east-1}
 set +e

@@ -76,13 +76,17 @@ install_cargo_tool() {
     echo "    $name $version: cached"
     return
   fi
-  echo "    cargo install $name@$version (about 10 minutes cold on 2 cores)"
-  # The tools' own build goes to a scratch target dir, not the project's.
-  timed env -u CARGO_TARGET_DIR cargo install --quiet "$name@$version" --root "$TOOLS/cargo" "$@"
+  echo "    cargo install $name@$version (several minutes cold on 2 cores)"
+  # The tools' own build goes to a scratch target dir, not the project's. They run for seconds
+  # on a few MB of wasm, so they are built for compile time, not speed: opt-level 1, no LTO,
+  # no debug info (most of a cold `make test` was once these two builds).
+  timed env -u CARGO_TARGET_DIR CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=off \
+    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_DEBUG=0 \
+    cargo install --quiet "$name@$version" --root "$TOOLS/cargo" "$@"
 }
 
-# Installs every tool and builds the worker to wasm32 (skipped when up to date).
-workerd_tools_and_build() {
+# Installs every tool the worker's build and tests need (each step a no-op when cached).
+workerd_tools() {
   step "tools under $TOOLS (Node $NODE_VERSION, wrangler $WRANGLER_VERSION, binaryen $BINARYEN_VERSION, worker-build $WORKER_BUILD_VERSION)"
   mkdir -p "$TOOLS"
   ensure_rust
@@ -94,7 +98,11 @@ workerd_tools_and_build() {
   [ -n "$wasm_bindgen_version" ] || fail "no wasm-bindgen in Cargo.lock"
   install_cargo_tool worker-build "$WORKER_BUILD_VERSION" worker-build --locked
   install_cargo_tool wasm-bindgen-cli "$wasm_bindgen_version" wasm-bindgen
+}
 
+# Installs every tool and builds the worker to wasm32 (skipped when up to date).
+workerd_tools_and_build() {
+  workerd_tools
   step "build the worker to wasm32 (worker-build --release)"
   timed bash "$VANE_ROOT/edge/worker/build.sh"
   ls -l "$VANE_ROOT/edge/worker/build/index.js" "$VANE_ROOT/edge/worker/build/index_bg.wasm"
@@ -145,8 +153,13 @@ kv_put() {
 }
 
 # Starts `wrangler dev` on a free port with extra `--var NAME:VALUE` arguments and waits
-# (bounded) until it answers. Sets $base.
+# (bounded) until it answers. Sets $base. wrangler takes no port 0, so ports are picked and
+# the start is retried when one was taken meanwhile.
 start_wrangler() {
+  retry_on_port_taken start_wrangler_once "$@" || fail "wrangler dev did not start"
+}
+
+start_wrangler_once() {
   local port inspector_port started
   port=$(free_port)
   inspector_port=$(free_port)
@@ -161,7 +174,11 @@ start_wrangler() {
   wrangler_pid=$!
   started=$SECONDS
   until curl -s -o /dev/null --max-time 2 "$base/healthz"; do
-    kill -0 "$wrangler_pid" 2>/dev/null || fail "wrangler dev exited (log below)"
+    if ! kill -0 "$wrangler_pid" 2>/dev/null; then
+      wrangler_pid=
+      port_taken "$scratch/wrangler.log" && return 75
+      fail "wrangler dev exited (log below)"
+    fi
     [ $((SECONDS - started)) -lt "$READY_TIMEOUT_S" ] ||
       fail "wrangler dev did not answer within $READY_TIMEOUT_S s (log below)"
     sleep 0.5

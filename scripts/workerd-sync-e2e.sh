@@ -68,11 +68,10 @@ start_wrangler --var "VANE_ENVIRONMENT:$ENV" --var VANE_EDGE_ID:cloudflare-e2e \
   --var VANE_EVENTS_MODE:discard
 
 step "start vane sync: core's announcements -> Cloudflare KV (the stand-in); watching the worker"
-sync_port=$(free_port)
 RUST_LOG=${RUST_LOG:-info} "$VANE" sync --core-url "$CORE_URL" --core-key "$SERVER_KEY" \
   --environment "$ENV" --cf-account-id "$CF_ACCOUNT" --cf-namespace-id "$CF_NAMESPACE" \
   --cf-api-token "$CF_TOKEN" --cf-api-base "$cf_api_base" --edge "cloudflare-e2e=$base" \
-  --poll-ms 500 --listen "127.0.0.1:$sync_port" >"$scratch/sync.log" 2>&1 &
+  --poll-ms 500 --listen 127.0.0.1:0 >"$scratch/sync.log" 2>&1 &
 pids+=($!)
 
 evaluate() {

@@ -25,9 +25,12 @@
 //! exits non-zero. The cost of one process is that a crash takes every part down at once; for
 //! a local platform that is the behaviour one wants (nothing half-running).
 //!
-//! Ports are explicit (`--core-listen`, ...): the parts need each other's addresses before
-//! they start (core forwards results to analytics, analytics reads core, the edge forwards to
-//! analytics, sync watches the edge).
+//! The parts need each other's addresses before they start (core forwards results to
+//! analytics, analytics reads core, the edge forwards to analytics, sync watches the edge), so
+//! `up` binds all four listeners first and hands each part its bound listener. Port 0 picks a
+//! free port: the addresses bound are printed and written to `<data-dir>/addresses.json`
+//! (removed again on a clean stop), which is how tests and scripts find a platform started on
+//! `127.0.0.1:0` without reserving ports they might lose to other traffic.
 
 mod api;
 mod banner;
@@ -62,7 +65,7 @@ pub struct UpArgs {
     /// once). Prefer the environment variable: command lines are visible to other users.
     #[arg(long, env = "VANE_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<SecretString>,
-    /// core-api's address.
+    /// core-api's address (port 0: a free port, see `<data-dir>/addresses.json`).
     #[arg(long, env = "VANE_UP_CORE_LISTEN", default_value = "127.0.0.1:8080")]
     pub core_listen: SocketAddr,
     /// The native edge node's address.
@@ -86,13 +89,61 @@ pub struct UpArgs {
     pub no_demo: bool,
 }
 
-/// The URLs of the parts, derived from their listen addresses.
-#[derive(Debug, Clone)]
+/// The URLs of the parts, derived from the addresses they are bound to; written to
+/// [`ADDRESSES_FILE`] in the data directory once the platform is ready.
+#[derive(Debug, Clone, serde::Serialize)]
 struct Urls {
     core: String,
     edge: String,
     analytics: String,
     sync: String,
+}
+
+/// The file (in the data directory) naming the URL each part listens on, while `up` runs.
+pub const ADDRESSES_FILE: &str = "addresses.json";
+
+/// The four listeners, bound before any part starts.
+struct Listeners {
+    core: tokio::net::TcpListener,
+    edge: tokio::net::TcpListener,
+    analytics: tokio::net::TcpListener,
+    sync: tokio::net::TcpListener,
+}
+
+impl Listeners {
+    async fn bind(args: &UpArgs) -> anyhow::Result<Self> {
+        async fn one(option: &str, addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding {addr} ({option})"))
+        }
+        Ok(Self {
+            core: one("--core-listen", args.core_listen).await?,
+            edge: one("--edge-listen", args.edge_listen).await?,
+            analytics: one("--analytics-listen", args.analytics_listen).await?,
+            sync: one("--sync-listen", args.sync_listen).await?,
+        })
+    }
+
+    fn urls(&self) -> anyhow::Result<Urls> {
+        let of = |l: &tokio::net::TcpListener| -> anyhow::Result<String> {
+            Ok(url(l.local_addr().context("reading a bound address")?))
+        };
+        Ok(Urls {
+            core: of(&self.core)?,
+            edge: of(&self.edge)?,
+            analytics: of(&self.analytics)?,
+            sync: of(&self.sync)?,
+        })
+    }
+}
+
+/// Writes `urls` to `path` atomically (a reader sees the old file, none, or the whole new one).
+fn write_addresses(path: &Path, urls: &Urls) -> anyhow::Result<()> {
+    let partial = path.with_extension("json.partial");
+    let body = serde_json::to_vec_pretty(urls)?;
+    std::fs::write(&partial, body).with_context(|| format!("writing {}", partial.display()))?;
+    std::fs::rename(&partial, path).with_context(|| format!("writing {}", path.display()))
 }
 
 fn url(addr: SocketAddr) -> String {
@@ -182,6 +233,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         args.data_dir.display(),
         log_file.display()
     ));
+    let addresses = args.data_dir.join(ADDRESSES_FILE);
+    // A file left by an earlier run that did not stop cleanly names ports nobody serves.
+    let _ = std::fs::remove_file(&addresses);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let mut parts = Vec::new();
     let signal = shutdown_signal();
@@ -205,6 +259,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         tracing::error!("{e:#}");
     }
     let stopped = stop_all(parts).await;
+    let _ = std::fs::remove_file(&addresses);
     outcome?;
     stopped?;
     step("stopped cleanly");
@@ -218,23 +273,8 @@ async fn start(
     done: &mpsc::UnboundedSender<&'static str>,
     parts: &mut Vec<Part>,
 ) -> anyhow::Result<String> {
-    let urls = Urls {
-        core: url(args.core_listen),
-        edge: url(args.edge_listen),
-        analytics: url(args.analytics_listen),
-        sync: url(args.sync_listen),
-    };
-    for (name, addr) in [
-        ("--core-listen", args.core_listen),
-        ("--edge-listen", args.edge_listen),
-        ("--analytics-listen", args.analytics_listen),
-        ("--sync-listen", args.sync_listen),
-    ] {
-        anyhow::ensure!(
-            addr.port() != 0,
-            "{name} needs an explicit port: the parts need each other's addresses before they start"
-        );
-    }
+    let listeners = Listeners::bind(args).await?;
+    let urls = listeners.urls()?;
     let data = args.data_dir.display().to_string();
     let env = args.environment.as_str();
 
@@ -253,7 +293,7 @@ async fn start(
         email: args.admin_email.clone(),
         password: args.admin_password.clone(),
     });
-    let core = vane_core::build(config)
+    let core = vane_core::build_on(config, listeners.core)
         .await
         .context("starting core-api")?;
     let generated = core
@@ -305,7 +345,7 @@ async fn start(
         seeded.analytics_key.key.clone(),
     ];
     let analytics_args: vane_analytics::AnalyticsArgs = parse_args("analytics", &words)?;
-    let analytics = vane_analytics::Application::build(&analytics_args)
+    let analytics = vane_analytics::Application::build_on(&analytics_args, listeners.analytics)
         .await
         .context("starting analytics")?;
     parts.push(spawn_part("analytics", done, |stop| async move {
@@ -335,8 +375,9 @@ async fn start(
         "1000".to_owned(),
     ];
     let sync_args: vane_sync::SyncArgs = parse_args("sync", &words)?;
+    let sync_listener = listeners.sync;
     parts.push(spawn_part("sync", done, |stop| {
-        vane_sync::run_until(sync_args, stop)
+        vane_sync::run_until_on(sync_args, Some(sync_listener), stop)
     }));
     let pointer = &kv.join(vane_edge::store::current_key(env));
     wait_until("sync to write the first snapshot", || async move {
@@ -363,7 +404,7 @@ async fn start(
         format!("{}/v1/ingest", urls.analytics),
     ];
     let edge_args: vane_edge_native::EdgeArgs = parse_args("edge", &words)?;
-    let edge = vane_edge_native::build(&edge_args)
+    let edge = vane_edge_native::build_on(&edge_args, listeners.edge)
         .await
         .context("starting the edge node")?;
     parts.push(spawn_part("edge", done, |stop| async move {
@@ -385,6 +426,9 @@ async fn start(
     })
     .await?;
     step(&format!("edge on {} serving snapshot v{latest}", urls.edge));
+    let addresses = args.data_dir.join(ADDRESSES_FILE);
+    write_addresses(&addresses, &urls)?;
+    step(&format!("addresses in {}", addresses.display()));
     let example_variant = example_variant(&urls.edge, &seeded.client_key.key).await;
 
     let banner = Banner {

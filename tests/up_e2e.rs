@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-//! End to end, through public interfaces only (the `vane` binary, HTTP): `vane up` on free
-//! ports in a temporary directory; the printed `curl` examples work; an editor (created by
+//! End to end, through public interfaces only (the `vane` binary, HTTP): `vane up` on ports it
+//! picks itself (`127.0.0.1:0`, read back from `addresses.json`) in a temporary directory; the printed `curl` examples work; an editor (created by
 //! the admin through the API) creates and starts an experiment; sync delivers it and the edge
 //! assigns it; `vane demo traffic` sends users with a known true lift; the platform is
 //! stopped with SIGINT and started again (nothing accepted is lost, nothing is created twice);
@@ -28,36 +28,16 @@ const EDITOR_EMAIL: &str = "editor@e2e.example";
 const EDITOR_PASSWORD: &str = "e2e editor password, long enough";
 const EXPERIMENT: &str = "e2e-cta";
 
-#[derive(Debug, Clone, Copy)]
-struct Ports {
-    core: u16,
-    edge: u16,
-    analytics: u16,
-    sync: u16,
+/// Where a running `vane up` listens, as it wrote to `<data-dir>/addresses.json`.
+#[derive(Debug, Clone, serde::Deserialize)]
+struct Addresses {
+    core: String,
+    edge: String,
 }
 
-impl Ports {
-    fn free() -> Self {
-        // Hold all four at once so they differ; the small window before `vane up` binds them
-        // is the usual price of explicit ports.
-        let listeners: Vec<_> = (0..4)
-            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
-            .collect();
-        let port = |i: usize| listeners[i].local_addr().unwrap().port();
-        Self {
-            core: port(0),
-            edge: port(1),
-            analytics: port(2),
-            sync: port(3),
-        }
-    }
-    fn core(&self) -> String {
-        format!("http://127.0.0.1:{}", self.core)
-    }
-    fn edge(&self) -> String {
-        format!("http://127.0.0.1:{}", self.edge)
-    }
-}
+/// Every part on a port of its own choosing: nothing is reserved and released first, so no
+/// other loopback traffic can take a port between the test's choice and `vane up`'s bind.
+const ANY_PORT: &str = "127.0.0.1:0";
 
 /// A running `vane up` with its output collected line by line.
 struct Platform {
@@ -67,18 +47,15 @@ struct Platform {
 }
 
 impl Platform {
-    fn start(dir: &Path, ports: Ports) -> Self {
+    fn start(dir: &Path, edge_listen: &str) -> Self {
         let mut child = Command::new(VANE)
             .arg("up")
             .arg("--data-dir")
             .arg(dir)
-            .args(["--core-listen", &format!("127.0.0.1:{}", ports.core)])
-            .args(["--edge-listen", &format!("127.0.0.1:{}", ports.edge)])
-            .args([
-                "--analytics-listen",
-                &format!("127.0.0.1:{}", ports.analytics),
-            ])
-            .args(["--sync-listen", &format!("127.0.0.1:{}", ports.sync)])
+            .args(["--core-listen", ANY_PORT])
+            .args(["--edge-listen", edge_listen])
+            .args(["--analytics-listen", ANY_PORT])
+            .args(["--sync-listen", ANY_PORT])
             .args(["--results-interval-secs", "2"])
             .env("VANE_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("VANE_ADMIN_PASSWORD", ADMIN_PASSWORD)
@@ -125,8 +102,26 @@ impl Platform {
         )
     }
 
+    /// Waits for the ready banner and returns the addresses `vane up` bound.
+    async fn wait_ready(&mut self, dir: &Path) -> Addresses {
+        self.wait_banner().await;
+        let file = dir.join("addresses.json");
+        let text = std::fs::read_to_string(&file)
+            .unwrap_or_else(|e| panic!("{} after the banner: {e}", file.display()));
+        let addresses: Addresses = serde_json::from_str(&text).unwrap();
+        let lines = self.stdout_lines();
+        for url in [&addresses.core, &addresses.edge] {
+            assert!(
+                lines.iter().any(|l| l.contains(url.as_str())),
+                "{url} from addresses.json is not in the banner\n{}",
+                self.output()
+            );
+        }
+        addresses
+    }
+
     /// Waits for the ready banner (and the examples after it) to be printed.
-    async fn wait_ready(&mut self) {
+    async fn wait_banner(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(180);
         loop {
             if self
@@ -352,12 +347,10 @@ fn metric<'a>(results: &'a Value, key: &str) -> &'a Value {
 async fn an_editor_runs_an_experiment_through_the_whole_platform_and_stops_it() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir: PathBuf = dir.path().join("vane");
-    let ports = Ports::free();
-    let (core, edge) = (ports.core(), ports.edge());
 
     // `vane up` starts everything and prints examples that work as printed.
-    let mut platform = Platform::start(&data_dir, ports);
-    platform.wait_ready().await;
+    let mut platform = Platform::start(&data_dir, ANY_PORT);
+    let Addresses { core, edge } = platform.wait_ready(&data_dir).await;
     let lines = platform.stdout_lines();
     let client_key = printed(&lines, "client key ");
     assert!(client_key.starts_with("vane_client_"), "{client_key}");
@@ -507,8 +500,8 @@ async fn an_editor_runs_an_experiment_through_the_whole_platform_and_stops_it() 
         "{}",
         platform.output()
     );
-    let mut platform = Platform::start(&data_dir, ports);
-    platform.wait_ready().await;
+    let mut platform = Platform::start(&data_dir, ANY_PORT);
+    let Addresses { core, edge } = platform.wait_ready(&data_dir).await;
     let lines = platform.stdout_lines();
     assert!(
         lines.iter().any(|l| l.contains("nothing created")),
@@ -521,6 +514,7 @@ async fn an_editor_runs_an_experiment_through_the_whole_platform_and_stops_it() 
         "the client key changed"
     );
     let admin = Api::login(&core, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let editor = Api::login(&core, EDITOR_EMAIL, EDITOR_PASSWORD).await;
     let (_, keys, _) = admin.get("/api/v1/environments/demo/api-keys").await;
     assert_eq!(keys["items"].as_array().unwrap().len(), 4, "{keys}");
     let (_, experiments, _) = admin.get("/api/v1/experiments").await;
@@ -648,9 +642,10 @@ async fn an_editor_runs_an_experiment_through_the_whole_platform_and_stops_it() 
 #[tokio::test]
 async fn vane_up_stops_with_an_error_naming_an_address_in_use() {
     let dir = tempfile::tempdir().unwrap();
-    let ports = Ports::free();
-    let taken = std::net::TcpListener::bind(("127.0.0.1", ports.edge)).unwrap();
-    let mut platform = Platform::start(dir.path(), ports);
+    // The test holds the edge's port for the whole run, so nobody else can have it either.
+    let taken = std::net::TcpListener::bind(ANY_PORT).unwrap();
+    let edge_port = taken.local_addr().unwrap().port();
+    let mut platform = Platform::start(dir.path(), &format!("127.0.0.1:{edge_port}"));
     let deadline = Instant::now() + Duration::from_secs(120);
     let status = loop {
         if let Some(status) = platform.child.try_wait().unwrap() {
@@ -666,19 +661,22 @@ async fn vane_up_stops_with_an_error_naming_an_address_in_use() {
     drop(taken);
     assert!(!status.success(), "{}", platform.output());
     // The reader threads may lag the exit by a moment.
-    let bind_error = format!("binding 127.0.0.1:{}", ports.edge);
+    let bind_error = format!("binding 127.0.0.1:{edge_port} (--edge-listen)");
     let reported = poll("the error on stderr", Duration::from_secs(10), || {
         let text = platform.stderr.lock().unwrap().clone();
         let found = text.contains(&bind_error);
         async move { if found { Ok(()) } else { Err(text) } }
     });
     reported.await;
+    // Every address is bound before any part starts: none started, none left running, and no
+    // addresses file names ports that nobody serves.
     assert!(
-        platform
+        !platform
             .stdout_lines()
             .iter()
-            .any(|l| l == "==> stopping core-api"),
-        "the parts already started were not stopped:\n{}",
+            .any(|l| l.starts_with("==> core-api on")),
+        "a part started although an address was taken:\n{}",
         platform.output()
     );
+    assert!(!dir.path().join("addresses.json").exists());
 }

@@ -350,6 +350,21 @@ impl Application {
         args: &AnalyticsArgs,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
+        Self::build_inner(args, clock, None).await
+    }
+
+    /// [`Application::build`] on a listener the caller bound already (`args.listen` is not
+    /// used), so that a caller composing several services can learn every address before any
+    /// of them starts.
+    pub async fn build_on(args: &AnalyticsArgs, listener: TcpListener) -> anyhow::Result<Self> {
+        Self::build_inner(args, Arc::new(SystemClock), Some(listener)).await
+    }
+
+    async fn build_inner(
+        args: &AnalyticsArgs,
+        clock: Arc<dyn Clock>,
+        listener: Option<TcpListener>,
+    ) -> anyhow::Result<Self> {
         let shared = open_config(args, clock.clone()).await?;
         std::fs::create_dir_all(&args.data_dir)
             .with_context(|| format!("creating {}", args.data_dir.display()))?;
@@ -413,9 +428,12 @@ impl Application {
         } else {
             consumer
         };
-        let listener = TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("binding {}", args.listen))?;
+        let listener = match listener {
+            Some(listener) => listener,
+            None => TcpListener::bind(args.listen)
+                .await
+                .with_context(|| format!("binding {}", args.listen))?,
+        };
         tracing::info!(
             address = %listener.local_addr()?,
             stream = source.stream(),

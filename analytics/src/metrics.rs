@@ -22,6 +22,10 @@ pub struct Metrics {
     pub remembered_ids: IntGauge,
     pub commit_seq: IntGauge,
     pub results_computed: IntCounter,
+    /// Per-unit metric values clamped to the bound (`pipeline::join::MAX_UNIT_MICROS`).
+    pub clamped_values: IntCounter,
+    /// Aggregate sums saturated instead of overflowing.
+    pub saturated_sums: IntCounter,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
@@ -111,12 +115,33 @@ impl Metrics {
                 "vane_analytics_results_computed_total",
                 "Experiment results computed",
             ),
+            clamped_values: counter(
+                &registry,
+                "vane_analytics_clamped_values_total",
+                "Per-unit metric values outside +-1e9 clamped to the bound",
+            ),
+            saturated_sums: counter(
+                &registry,
+                "vane_analytics_saturated_sums_total",
+                "Aggregate sums that would have overflowed 128 bits, saturated",
+            ),
             registry,
         }
     }
 
     /// The text exposition format.
     pub fn render(&self) -> String {
+        use std::sync::atomic::Ordering;
+        for (counter, total) in [
+            (&self.clamped_values, &crate::pipeline::join::CLAMPED_VALUES),
+            (
+                &self.saturated_sums,
+                &crate::pipeline::aggregate::SATURATED_SUMS,
+            ),
+        ] {
+            let total = total.load(Ordering::Relaxed);
+            counter.inc_by(total.saturating_sub(counter.get()));
+        }
         let mut out = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()

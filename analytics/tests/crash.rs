@@ -34,6 +34,10 @@ impl Drop for Worker {
     }
 }
 
+/// A port for the worker's `--listen`. The worker must be told a port (it is killed and
+/// restarted on the same data, and the test talks to it), so the port is reserved by binding
+/// and releasing it; another process can take it in between, so [`spawn`] retries with a new
+/// port when the worker reports that it could not bind.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -52,6 +56,17 @@ async fn wait_for(limit: Duration, what: &str, mut check: impl AsyncFnMut() -> b
 }
 
 async fn spawn(dir: &Path, config: &Path, failpoint: Option<&str>) -> Worker {
+    for _attempt in 0..5 {
+        if let Some(worker) = try_spawn(dir, config, failpoint).await {
+            return worker;
+        }
+    }
+    panic!("the worker could not bind a port in 5 attempts");
+}
+
+/// Starts the worker on a fresh port and waits until it answers; `None` when it exited
+/// because the port was taken (then the caller tries another).
+async fn try_spawn(dir: &Path, config: &Path, failpoint: Option<&str>) -> Option<Worker> {
     let port = free_port();
     let mut command = Command::new(BIN);
     command
@@ -88,15 +103,30 @@ async fn spawn(dir: &Path, config: &Path, failpoint: Option<&str>) -> Worker {
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     let url = format!("{base}/healthz");
-    wait_for(Duration::from_secs(60), "the worker to start", async || {
-        client
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            // stderr is closed once the process is gone: the reader thread ends soon.
+            let said: Vec<String> = lines.iter().collect();
+            if said.iter().any(|l| l.contains("binding 127.0.0.1:")) {
+                return None;
+            }
+            panic!("the worker exited with {status} before it answered: {said:?}");
+        }
+        if client
             .get(&url)
             .send()
             .await
             .is_ok_and(|r| r.status().is_success())
-    })
-    .await;
-    Worker { child, base, lines }
+        {
+            return Some(Worker { child, base, lines });
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for the worker to start"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 impl Worker {

@@ -30,4 +30,4 @@ pub mod write;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{BootstrapAdmin, Config, CoreArgs, PasswordCost, run};
 pub use error::{ApiError, FieldError};
-pub use startup::{Application, build};
+pub use startup::{Application, build, build_on};

@@ -36,6 +36,15 @@ pub struct Application {
 
 /// Connects, migrates, bootstraps the admin, binds. Fails early on bad configuration.
 pub async fn build(config: Config) -> ApiResult<Application> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| ApiError::Internal(format!("binding {}: {e}", config.listen)))?;
+    build_on(config, listener).await
+}
+
+/// [`build`] on a listener the caller bound already (`config.listen` is not used), so that a
+/// caller composing several services can learn every address before any of them starts.
+pub async fn build_on(config: Config, listener: TcpListener) -> ApiResult<Application> {
     let db = Db::connect(config.database_url.expose_secret()).await?;
     db.migrate().await?;
     let metrics =
@@ -57,9 +66,6 @@ pub async fn build(config: Config) -> ApiResult<Application> {
         None => None,
     };
     let router = router(state.clone());
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| ApiError::Internal(format!("binding {}: {e}", config.listen)))?;
     let address = listener
         .local_addr()
         .map_err(|e| ApiError::Internal(format!("reading the bound address: {e}")))?;

@@ -345,6 +345,16 @@ pub async fn run_until(
     args: SyncArgs,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    run_until_on(args, None, shutdown).await
+}
+
+/// [`run_until`] on a listener the caller bound already (`args.listen` is not used), so that
+/// a caller composing several services can learn every address before any of them starts.
+pub async fn run_until_on(
+    args: SyncArgs,
+    listener: Option<tokio::net::TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let syncer = Arc::new(Syncer::new(
         CoreClient::new(&args.core_url, &args.core_key),
         args.environments.clone(),
@@ -364,9 +374,13 @@ pub async fn run_until(
         anyhow::ensure!(failed == 0, "{failed} deliveries failed");
         return Ok(());
     }
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("binding {}", args.listen))?;
+    let listener = match listener {
+        Some(listener) => listener,
+        None => tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("binding {}", args.listen))?,
+    };
+    let address = listener.local_addr()?;
     let poll = Duration::from_millis(args.poll_ms);
     let mut background = Vec::new();
     for environment in &args.environments {
@@ -381,7 +395,7 @@ pub async fn run_until(
             tokio::time::sleep(poll).await;
         }
     }));
-    tracing::info!(addr = %args.listen, "sync listening");
+    tracing::info!(addr = %address, "sync listening");
     let served = axum::serve(listener, service::router(syncer))
         .with_graceful_shutdown(shutdown)
         .await;

@@ -6,7 +6,12 @@
 //! denominator or CUPED covariate; the row holds `n, Σx, Σx², Σy, Σy², Σxy` in micro-units
 //! (squares and products in micro-units²). Integer sums make rows additive across workers,
 //! shards and batches with no rounding: any split of the same facts gives the same numbers.
-//! Additions wrap, so intermediate overflow cancels as long as the final sums fit in 128 bits.
+//! Per-unit values are bounded (`join::MAX_UNIT_MICROS`), so the sums fit in 128 bits up to
+//! 170 million units at the bound; an addition that would overflow anyway saturates instead of
+//! wrapping (a wrapped Σx² once turned a revenue metric into a negative variance) and is
+//! counted in [`SATURATED_SUMS`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::config::Config;
 
@@ -52,26 +57,50 @@ impl AggStats {
     }
 
     pub fn add(&mut self, o: &Self) {
-        self.n = self.n.wrapping_add(o.n);
-        self.sx = self.sx.wrapping_add(o.sx);
-        self.sxx = self.sxx.wrapping_add(o.sxx);
-        self.sy = self.sy.wrapping_add(o.sy);
-        self.syy = self.syy.wrapping_add(o.syy);
-        self.sxy = self.sxy.wrapping_add(o.sxy);
+        self.n = saturate(self.n.checked_add(o.n), self.n.saturating_add(o.n));
+        for (sum, term) in self.sums().into_iter().zip(o.terms()) {
+            *sum = saturate(sum.checked_add(term), sum.saturating_add(term));
+        }
     }
 
     pub fn sub(&mut self, o: &Self) {
-        self.n = self.n.wrapping_sub(o.n);
-        self.sx = self.sx.wrapping_sub(o.sx);
-        self.sxx = self.sxx.wrapping_sub(o.sxx);
-        self.sy = self.sy.wrapping_sub(o.sy);
-        self.syy = self.syy.wrapping_sub(o.syy);
-        self.sxy = self.sxy.wrapping_sub(o.sxy);
+        self.n = saturate(self.n.checked_sub(o.n), self.n.saturating_sub(o.n));
+        for (sum, term) in self.sums().into_iter().zip(o.terms()) {
+            *sum = saturate(sum.checked_sub(term), sum.saturating_sub(term));
+        }
+    }
+
+    fn sums(&mut self) -> [&mut i128; 5] {
+        [
+            &mut self.sx,
+            &mut self.sxx,
+            &mut self.sy,
+            &mut self.syy,
+            &mut self.sxy,
+        ]
+    }
+
+    fn terms(&self) -> [i128; 5] {
+        [self.sx, self.sxx, self.sy, self.syy, self.sxy]
     }
 
     pub fn is_zero(&self) -> bool {
         *self == Self::default()
     }
+}
+
+/// Sums that would have overflowed and were saturated since the process started (exported as
+/// `vane_analytics_saturated_sums_total`); anything but 0 means results are wrong and the
+/// per-unit bound must come down.
+pub static SATURATED_SUMS: AtomicU64 = AtomicU64::new(0);
+
+/// `checked`, or else `saturated`, counting the overflow.
+fn saturate<T>(checked: Option<T>, saturated: T) -> T {
+    checked.unwrap_or_else(|| {
+        SATURATED_SUMS.fetch_add(1, Ordering::Relaxed);
+        tracing::error!("an aggregate sum overflowed 128 bits and was saturated");
+        saturated
+    })
 }
 
 /// Which series of an experiment, by configuration index.

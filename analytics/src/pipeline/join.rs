@@ -15,6 +15,8 @@
 //! the order or grouping in which facts arrive: a replay, another worker split, or a
 //! recomputation from the lake produces the same sums.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use vane_engine::event::{EnrichedEvent, EventKind};
 
 use crate::config::{Config, Metric, MetricType, SCALE, to_micros};
@@ -200,8 +202,27 @@ impl UnitState {
     }
 }
 
+/// A unit's value of one metric lies in `[-MAX_UNIT_MICROS, MAX_UNIT_MICROS]` (a billion
+/// value units): then `x²` is at most 1e30 and the exact `Σx²` of an `i128` holds 170 million
+/// units at the bound. Values outside are clamped and counted ([`CLAMPED_VALUES`]).
+pub const MAX_UNIT_MICROS: i64 = 1_000_000_000 * ONE;
+
+/// Per-unit metric values clamped to [`MAX_UNIT_MICROS`] since the process started
+/// (exported as `vane_analytics_clamped_values_total`).
+pub static CLAMPED_VALUES: AtomicU64 = AtomicU64::new(0);
+
 fn clamp(v: i128) -> i64 {
-    i64::try_from(v).unwrap_or(if v < 0 { i64::MIN } else { i64::MAX })
+    let bound = i128::from(MAX_UNIT_MICROS);
+    if v.abs() > bound {
+        CLAMPED_VALUES.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            value_micros = %v,
+            bound_micros = MAX_UNIT_MICROS,
+            "a unit's metric value is out of range; clamped"
+        );
+    }
+    // Within ±1e15 after the clamp: the conversion cannot fail.
+    i64::try_from(v.clamp(-bound, bound)).unwrap_or_default()
 }
 
 /// Sum and count of an event's values over `[from, to)`.
@@ -339,5 +360,49 @@ mod tests {
             exposure("x2", "u1", "checkout", "nope", 20),
         ]);
         assert_eq!(values(&state), None);
+    }
+
+    #[test]
+    fn a_unit_value_beyond_the_bound_is_clamped_and_many_such_units_sum_exactly() {
+        use crate::pipeline::aggregate::{AggStats, SATURATED_SUMS};
+        // Three purchases of 9e8 each (every one valid): 2.7e9 for the unit, over the bound.
+        let state = state_of(&[
+            exposure("x1", "u1", "checkout", "treatment", 1),
+            track("t1", "u1", "purchase", 2, Some(9e8)),
+            track("t2", "u1", "purchase", 3, Some(9e8)),
+            track("t3", "u1", "purchase", 4, Some(9e8)),
+        ]);
+        let clamped_before = CLAMPED_VALUES.load(Ordering::Relaxed);
+        let Some(Contribution::Assigned { values, .. }) = values(&state) else {
+            panic!("assigned")
+        };
+        // aov (ratio, no cap): the numerator is clamped to the bound, not to i64::MAX.
+        assert_eq!(values[2].0, MAX_UNIT_MICROS);
+        assert!(CLAMPED_VALUES.load(Ordering::Relaxed) > clamped_before);
+        // A thousand units at the bound: Σx² is exact (it wrapped negative before).
+        let saturated_before = SATURATED_SUMS.load(Ordering::Relaxed);
+        let mut total = AggStats::default();
+        for _ in 0..1000 {
+            total.add(&AggStats::unit(values[2].0, 0));
+        }
+        let bound = i128::from(MAX_UNIT_MICROS);
+        assert_eq!(total.sx, 1000 * bound);
+        assert_eq!(total.sxx, 1000 * bound * bound);
+        assert_eq!(SATURATED_SUMS.load(Ordering::Relaxed), saturated_before);
+    }
+
+    #[test]
+    fn an_overflowing_sum_saturates_instead_of_wrapping() {
+        use crate::pipeline::aggregate::AggStats;
+        let mut total = AggStats::unit(i64::MAX, 0);
+        for _ in 0..4 {
+            total.add(&AggStats::unit(i64::MAX, 0));
+        }
+        assert_eq!(
+            total.sxx,
+            i128::MAX,
+            "saturated, never wrapped to a negative sum"
+        );
+        assert_eq!(total.n, 5);
     }
 }

@@ -9,7 +9,41 @@ both_backends!(
     an_invalid_experiment_is_rejected_with_every_field_path_and_nothing_is_stored,
     a_change_that_breaks_another_entity_names_that_entity,
     errors_in_a_per_environment_body_are_relative_to_it,
+    a_value_no_edge_could_parse_is_refused_naming_the_field,
 );
+
+/// What core publishes every edge must read: a variation nested deeper than the snapshot
+/// limit (here the 125 levels that once froze every edge) is refused at the API.
+async fn a_value_no_edge_could_parse_is_refused_naming_the_field(backend: Backend) {
+    let app = spawn(backend).await;
+    app.environment("production").await;
+    let (_, before_etag) = app.snapshot("production").await;
+    let deep = (0..125).fold(json!(1), |inner, _| json!([inner]));
+    let mut bad = flag("deep-json", "production");
+    bad["type"] = json!("json");
+    bad["variations"] = json!([{}, deep]);
+    let reply = app.post("/api/v1/flags", &app.admin, bad).await;
+    reply.expect(422);
+    assert_eq!(reply.error_paths(), ["variations[1]"], "{}", reply.body);
+    assert_eq!(
+        reply.body["errors"][0]["code"], "too_deep",
+        "{}",
+        reply.body
+    );
+    let (_, after_etag) = app.snapshot("production").await;
+    assert_eq!(before_etag, after_etag, "no snapshot was published");
+    // At the limit it is accepted, and the published snapshot parses.
+    let at_limit =
+        (0..vane_engine::limits::MAX_VALUE_DEPTH).fold(json!(1), |inner, _| json!([inner]));
+    let mut good = flag("deep-json", "production");
+    good["type"] = json!("json");
+    good["variations"] = json!([{}, at_limit]);
+    app.post("/api/v1/flags", &app.admin, good)
+        .await
+        .expect(201);
+    let (snapshot, _) = app.snapshot("production").await;
+    vane_engine::compile_json(&snapshot.to_string()).expect("the edge parses what core published");
+}
 
 async fn an_invalid_experiment_is_rejected_with_every_field_path_and_nothing_is_stored(
     backend: Backend,

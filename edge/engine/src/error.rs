@@ -80,4 +80,12 @@ pub enum CompileErrorKind {
     HashMismatch { expected: String, computed: String },
     #[error("snapshot is not valid JSON for schema v1: {0}")]
     Malformed(String),
+    #[error("nested deeper than {max} levels (the limit every edge parses)")]
+    TooDeep { max: usize },
+    #[error("{found} {what}; at most {max}")]
+    TooLarge {
+        what: &'static str,
+        found: usize,
+        max: usize,
+    },
 }

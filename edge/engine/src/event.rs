@@ -34,6 +34,10 @@ pub mod limits {
     pub const MAX_FUTURE_SKEW_MS: i64 = 60 * 60 * 1000;
     /// How old an event may be when received, in milliseconds (offline mobile clients).
     pub const MAX_AGE_MS: i64 = 30 * 24 * 60 * 60 * 1000;
+    /// A track event's `value` lies in `[-MAX_ABS_VALUE, MAX_ABS_VALUE]`: a billion of any
+    /// unit (currency, seconds, items) is beyond one event of any real metric, and the bound
+    /// keeps analytics' exact integer sums of squares far from overflow.
+    pub const MAX_ABS_VALUE: f64 = 1e9;
 }
 
 /// A batch as clients send it. Events stay raw JSON until validated one by one.
@@ -152,10 +156,13 @@ pub fn check_names(id: &str, kind: &EventKind) -> Result<(), FieldViolation> {
         }
         EventKind::Track { event, value } => {
             name("event", event, limits::MAX_NAME_LEN)?;
-            if value.is_some_and(|v| !v.is_finite()) {
+            if value.is_some_and(|v| !v.is_finite() || v.abs() > limits::MAX_ABS_VALUE) {
                 return Err(FieldViolation {
                     field: "value",
-                    message: "must be a finite number".into(),
+                    message: format!(
+                        "must be a finite number between -{max:e} and {max:e}",
+                        max = limits::MAX_ABS_VALUE
+                    ),
                 });
             }
             Ok(())
@@ -316,6 +323,28 @@ mod tests {
                 (4, "events[4].properties"),
             ]
         );
+    }
+
+    #[test]
+    fn a_value_beyond_the_bound_is_rejected_and_one_at_it_accepted() {
+        let track = |id: &str, value: f64| {
+            json!({"id": id, "type": "track", "timestamp": "2026-11-24T11:59:30Z",
+                   "units": {"user_id": "u1"}, "event": "purchase", "value": value})
+        };
+        let out = validate_batch(
+            EventBatch {
+                events: vec![
+                    track("huge", 1e308),
+                    track("max", limits::MAX_ABS_VALUE),
+                    track("negative", -limits::MAX_ABS_VALUE * 1.5),
+                ],
+            },
+            now(),
+        );
+        assert_eq!(out.accepted.len(), 1, "{:?}", out.rejected);
+        assert_eq!(out.accepted[0].id, "max");
+        let fields: Vec<&str> = out.rejected.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["events[0].value", "events[2].value"]);
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod error;
 pub mod eval;
 pub mod event;
 pub mod hash;
+pub mod limits;
 pub mod model;
 pub mod time;
 

@@ -80,12 +80,22 @@ impl Application {
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("binding {listen}"))?;
-        Ok(Self {
+        Ok(Self::on(listener, edge, sink, refresher))
+    }
+
+    /// The parts on a listener the caller bound already.
+    pub fn on(
+        listener: TcpListener,
+        edge: Arc<EdgeHandler>,
+        sink: Arc<dyn EventSink>,
+        refresher: Option<Refresher>,
+    ) -> Self {
+        Self {
             listener,
             edge,
             sink,
             refresher,
-        })
+        }
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -129,6 +139,14 @@ pub async fn run(args: EdgeArgs) -> anyhow::Result<()> {
 /// listener. Serve it with [`Application::run_until`]; the HTTP sink forwards each batch
 /// before the request answers, so a graceful stop leaves no accepted event behind.
 pub async fn build(args: &EdgeArgs) -> anyhow::Result<Application> {
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    build_on(args, listener).await
+}
+
+/// [`build`] on a listener the caller bound already (`args.listen` is not used).
+pub async fn build_on(args: &EdgeArgs, listener: TcpListener) -> anyhow::Result<Application> {
     let edge = EdgeHandler::new(
         args.environment.clone(),
         EdgeIdentity {
@@ -165,7 +183,7 @@ pub async fn build(args: &EdgeArgs) -> anyhow::Result<Application> {
     };
     let refresher = Refresher::new(edge.clone(), source, Duration::from_millis(args.refresh_ms));
     refresher.refresh_once().await;
-    Application::build(args.listen, edge, sink, Some(refresher)).await
+    Ok(Application::on(listener, edge, sink, Some(refresher)))
 }
 
 /// The current time as the engine's timestamp.

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -54,6 +55,7 @@ pub trait SnapshotSource: Send + Sync + std::fmt::Debug {
 pub struct DirSource {
     dir: PathBuf,
     environment: String,
+    wakes: Arc<AtomicU64>,
 }
 
 impl DirSource {
@@ -61,7 +63,13 @@ impl DirSource {
         Self {
             dir,
             environment: environment.to_owned(),
+            wakes: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// How many times the directory watch has woken the refresher so far.
+    pub fn wake_ups(&self) -> u64 {
+        self.wakes.load(Ordering::Relaxed)
     }
 
     async fn read(&self, key: &str) -> Result<Vec<u8>, SourceError> {
@@ -75,16 +83,44 @@ impl DirSource {
     }
 }
 
+/// Whether a watch event on the environment's directory can mean a new pointer: the pointer
+/// file (`pointer_name`) created, renamed into place or closed after writing. Everything else
+/// is ignored, above all the open, read and close events of the refresher's own reads, which
+/// would otherwise wake it again at once, forever (an idle edge spinning a core).
+fn announces_new_pointer(event: &notify::Event, pointer_name: &std::ffi::OsStr) -> bool {
+    use notify::EventKind;
+    use notify::event::{AccessKind, AccessMode, ModifyKind};
+    let relevant_kind = matches!(
+        event.kind,
+        EventKind::Create(_)
+            | EventKind::Modify(ModifyKind::Name(_))
+            | EventKind::Access(AccessKind::Close(AccessMode::Write))
+    );
+    relevant_kind
+        && event
+            .paths
+            .iter()
+            .any(|path| path.file_name() == Some(pointer_name))
+}
+
 /// Watches the environment's directory (where sync renames the pointer into place) and wakes
-/// the refresher on every change. A directory that does not exist yet is retried with backoff;
-/// polling goes on regardless, so a watch that is lost (the directory replaced) costs only speed.
-async fn watch_dir(dir: PathBuf, wake: Arc<Notify>) {
+/// the refresher when the pointer may have changed ([`announces_new_pointer`]). A directory
+/// that does not exist yet is retried with backoff; polling goes on regardless, so a watch that
+/// is lost (the directory replaced) costs only speed. `wakes` counts the wake-ups sent.
+async fn watch_dir(pointer: PathBuf, wake: Arc<Notify>, wakes: Arc<AtomicU64>) {
     use notify::Watcher as _;
     let mut backoff = Duration::from_secs(1);
+    let (Some(dir), Some(name)) = (pointer.parent(), pointer.file_name()) else {
+        return;
+    };
+    let (dir, name) = (dir.to_owned(), name.to_owned());
     loop {
         let waker = wake.clone();
+        let counter = wakes.clone();
+        let pointer_name = name.clone();
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            if event.is_ok() {
+            if event.is_ok_and(|e| announces_new_pointer(&e, &pointer_name)) {
+                counter.fetch_add(1, Ordering::Relaxed);
                 waker.notify_one();
             }
         })
@@ -112,8 +148,7 @@ async fn watch_dir(dir: PathBuf, wake: Arc<Notify>) {
 impl SnapshotSource for DirSource {
     fn watch(&self, wake: Arc<Notify>) -> Option<JoinHandle<()>> {
         let pointer = self.dir.join(store::current_key(&self.environment));
-        let dir = pointer.parent()?.to_owned();
-        Some(tokio::spawn(watch_dir(dir, wake)))
+        Some(tokio::spawn(watch_dir(pointer, wake, self.wakes.clone())))
     }
 
     async fn fetch(&self, served: Option<(u64, String)>) -> Result<Option<Vec<u8>>, SourceError> {
@@ -247,6 +282,7 @@ pub struct Refresher {
     edge: Arc<EdgeHandler>,
     source: Arc<dyn SnapshotSource>,
     every: Duration,
+    last_problem: Arc<Mutex<Option<String>>>,
 }
 
 impl Refresher {
@@ -255,7 +291,30 @@ impl Refresher {
             edge,
             source,
             every,
+            last_problem: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// Logs a refresh problem at `warn` when it differs from the last one, and at `debug` while
+    /// it repeats (a refused snapshot is refused again at every poll until a new one comes);
+    /// `None` (a good refresh) resets it, so a problem that comes back is logged again.
+    /// Returns whether it was logged at `warn`.
+    fn note_problem(&self, problem: Option<String>) -> bool {
+        let mut last = self
+            .last_problem
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(message) = problem else {
+            *last = None;
+            return false;
+        };
+        if last.as_deref() == Some(message.as_str()) {
+            tracing::debug!(problem = %message, "snapshot problem persists; serving the last good one");
+            return false;
+        }
+        tracing::warn!(problem = %message, "serving the last good snapshot");
+        *last = Some(message);
+        true
     }
 
     /// One refresh: fetch, verify, install. Failures are recorded in the edge's health and the
@@ -270,6 +329,7 @@ impl Refresher {
         match self.source.fetch(served).await {
             Ok(None) => {
                 self.edge.cache.record_success(now);
+                self.note_problem(None);
                 None
             }
             Ok(Some(bytes)) => match self.edge.cache.install(&bytes, now) {
@@ -277,15 +337,16 @@ impl Refresher {
                     if let Installed::Swapped { version } = installed {
                         tracing::info!(version, "installed snapshot");
                     }
+                    self.note_problem(None);
                     Some(installed)
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "refused snapshot; serving the last good one");
+                    self.note_problem(Some(format!("refused snapshot: {e}")));
                     None
                 }
             },
             Err(e) => {
-                tracing::warn!(error = %e, "snapshot refresh failed; serving the last good one");
+                self.note_problem(Some(format!("snapshot refresh failed: {e}")));
                 self.edge.cache.record_error(e.to_string(), now);
                 None
             }

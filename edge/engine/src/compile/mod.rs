@@ -398,6 +398,7 @@ pub fn compile(snapshot: Snapshot) -> Result<CompiledSnapshot, Vec<CompileError>
             },
         );
     }
+    c.errors.extend(crate::limits::check(&snapshot));
     let computed = snapshot.compute_hash();
     if let Some(expected) = &snapshot.content_hash
         && *expected != computed
