@@ -180,6 +180,12 @@ impl Application {
         let scheduler = self
             .scheduler_interval
             .map(|interval| tokio::spawn(crate::scheduler::run(self.state.clone(), interval)));
+        let stopping = self.state.inner.stopping.clone();
+        let shutdown = async move {
+            shutdown.await;
+            // Ends the announcement streams, which would otherwise hold the shutdown forever.
+            stopping.send_replace(true);
+        };
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;

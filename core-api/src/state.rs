@@ -35,6 +35,9 @@ pub struct Inner {
     /// Serializes every write: changes are validated against the whole configuration, and
     /// snapshot versions are monotonic per environment.
     pub write_lock: tokio::sync::Mutex<()>,
+    /// Raised when the server begins to stop: long-lived responses (server-sent events) end
+    /// then, so that a graceful shutdown does not wait for clients that never hang up.
+    pub stopping: tokio::sync::watch::Sender<bool>,
     pub announcements: broadcast::Sender<Announcement>,
     pub metrics: Metrics,
     pub session_ttl: time::Duration,
@@ -62,6 +65,7 @@ impl AppState {
                 clock,
                 write_lock: tokio::sync::Mutex::new(()),
                 announcements,
+                stopping: tokio::sync::watch::Sender::new(false),
                 metrics,
                 session_ttl,
                 password_cost,

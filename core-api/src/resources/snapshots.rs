@@ -209,7 +209,13 @@ async fn snapshot_events(
             }
         }
     });
-    let stream = stream::once(async move { Ok(event(&first)) }).chain(newer);
+    let mut stopping = state.inner.stopping.subscribe();
+    let stopped = async move {
+        let _ = stopping.wait_for(|stopping| *stopping).await;
+    };
+    let stream = stream::once(async move { Ok(event(&first)) })
+        .chain(newer)
+        .take_until(stopped);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 

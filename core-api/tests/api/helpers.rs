@@ -151,6 +151,17 @@ pub async fn spawn(backend: Backend) -> TestApp {
 
 /// [`spawn`] with changes to the configuration (e.g. an analytics URL).
 pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestApp {
+    let (app, _served) = spawn_until(backend, configure, std::future::pending()).await;
+    app
+}
+
+/// [`spawn_with`] serving until `shutdown` completes; the handle ends when the server has
+/// stopped (graceful: after the requests in flight).
+pub async fn spawn_until(
+    backend: Backend,
+    configure: impl FnOnce(&mut Config),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> (TestApp, tokio::task::JoinHandle<std::io::Result<()>>) {
     if std::env::var_os("TEST_LOG").is_some() {
         vane_core::telemetry::init(false);
     }
@@ -169,7 +180,8 @@ pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -
     });
     configure(&mut config);
     let app = build(config).await.expect("building the app");
-    let (address, state) = app.spawn();
+    let (address, state) = (app.address(), app.state().clone());
+    let served = tokio::spawn(app.run_until(shutdown));
     let mut test = TestApp {
         address: format!("http://{address}"),
         client: reqwest::Client::new(),
@@ -179,7 +191,7 @@ pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -
         _dir: dir,
     };
     test.admin = test.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    test
+    (test, served)
 }
 
 impl TestApp {

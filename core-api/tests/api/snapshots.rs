@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, experiment, flag, spawn};
+use crate::helpers::{Backend, experiment, flag, spawn, spawn_until};
 
 both_backends!(
     every_change_publishes_a_new_sealed_snapshot_for_each_affected_environment,
@@ -14,7 +14,53 @@ both_backends!(
     subscribers_hear_of_each_new_version,
     a_client_key_can_preview_evaluations,
     snapshots_carry_key_digests_and_a_rollback_republishes_earlier_configuration,
+    a_stop_ends_the_announcement_streams_so_the_server_stops,
 );
+
+/// A follower's announcement stream never ends by itself; a stop must end it, or a graceful
+/// shutdown waits for it forever (`vane up` with a `vane edge --core-url` attached once took
+/// its whole 30 s stop timeout and exited 1).
+async fn a_stop_ends_the_announcement_streams_so_the_server_stops(backend: Backend) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (app, served) = spawn_until(backend, |_| {}, async move {
+        let _ = stopped.await;
+    })
+    .await;
+    app.environment("production").await;
+    let server = app.api_key("production", "server").await;
+    let response = app
+        .client
+        .get(format!(
+            "{}/api/v1/environments/production/snapshot/events",
+            app.address
+        ))
+        .bearer_auth(&server)
+        .send()
+        .await
+        .unwrap();
+    let mut stream = response.bytes_stream();
+    let mut buffer = String::new();
+    read_events(&mut stream, &mut buffer, 1).await;
+    stop.send(()).unwrap();
+    // The stream ends (the client sees its end) and the server stops, both well before any
+    // keep-alive would; the bound only turns a hang into a failure.
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(chunk) = stream.next().await {
+            if chunk.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the announcement stream stayed open after the stop"
+    );
+    let result = tokio::time::timeout(Duration::from_secs(20), served)
+        .await
+        .expect("the server stopped");
+    result.unwrap().unwrap();
+}
 
 async fn snapshots_carry_key_digests_and_a_rollback_republishes_earlier_configuration(
     backend: Backend,
