@@ -47,6 +47,9 @@ pub enum ApiError {
     Malformed(String),
     #[error("expected a JSON body (Content-Type: application/json)")]
     UnsupportedMediaType,
+    /// The body is over the request body limit.
+    #[error("the request body is larger than the limit of {limit} bytes")]
+    BodyTooLarge { limit: usize },
     /// The request is well-formed but its content is invalid; every problem is listed.
     #[error("the request is invalid")]
     Invalid(Vec<FieldError>),
@@ -93,6 +96,7 @@ impl ApiError {
         match self {
             Self::Malformed(_) => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -121,6 +125,7 @@ impl ApiError {
         match self {
             Self::Malformed(_) => "malformed-request",
             Self::UnsupportedMediaType => "unsupported-media-type",
+            Self::BodyTooLarge { .. } => "body-too-large",
             Self::Invalid(_) => "validation-failed",
             Self::Unauthenticated => "unauthenticated",
             Self::Forbidden(_) => "forbidden",

@@ -43,9 +43,15 @@ impl<T> FromRequest<AppState> for ApiJson<T> {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|e| ApiError::Malformed(e.body_text()))?;
+        let bytes = Bytes::from_request(request, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::BodyTooLarge {
+                    limit: MAX_BODY_BYTES,
+                }
+            } else {
+                ApiError::Malformed(e.body_text())
+            }
+        })?;
         Ok(Self {
             bytes,
             is_json,
@@ -53,6 +59,9 @@ impl<T> FromRequest<AppState> for ApiJson<T> {
         })
     }
 }
+
+/// The request body limit: axum's default (2 MiB), named so that errors can say it.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// Parses `bytes` as `T`, reporting where it fails.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
@@ -202,9 +211,12 @@ impl<T> Page<T> {
     }
 }
 
-/// Checks a key's syntax: 1–256 characters of `A-Z a-z 0-9 _ - . :` (the engine's rule).
+/// Checks a key's syntax: 1–256 characters of `A-Z a-z 0-9 _ - . :` (the engine's rule), and
+/// not `.` or `..` (keys appear in URL paths and KV keys, where those mean something else).
 pub fn check_key(path: &str, key: &str, errors: &mut Vec<FieldError>) {
     let ok = !key.is_empty()
+        && key != "."
+        && key != ".."
         && key.len() <= 256
         && key
             .bytes()
@@ -213,7 +225,7 @@ pub fn check_key(path: &str, key: &str, errors: &mut Vec<FieldError>) {
         errors.push(FieldError::new(
             path,
             "invalid_key",
-            format!("`{key}` is not a valid key (1-256 of A-Z a-z 0-9 _ - . :)"),
+            format!("`{key}` is not a valid key (1-256 of A-Z a-z 0-9 _ - . :, not `.` or `..`)"),
         ));
     }
 }

@@ -364,7 +364,7 @@ mod tests {
 
     #[test]
     fn a_unit_value_beyond_the_bound_is_clamped_and_many_such_units_sum_exactly() {
-        use crate::pipeline::aggregate::{AggStats, SATURATED_SUMS};
+        use crate::pipeline::aggregate::AggStats;
         // Three purchases of 9e8 each (every one valid): 2.7e9 for the unit, over the bound.
         let state = state_of(&[
             exposure("x1", "u1", "checkout", "treatment", 1),
@@ -380,7 +380,6 @@ mod tests {
         assert_eq!(values[2].0, MAX_UNIT_MICROS);
         assert!(CLAMPED_VALUES.load(Ordering::Relaxed) > clamped_before);
         // A thousand units at the bound: Σx² is exact (it wrapped negative before).
-        let saturated_before = SATURATED_SUMS.load(Ordering::Relaxed);
         let mut total = AggStats::default();
         for _ in 0..1000 {
             total.add(&AggStats::unit(values[2].0, 0));
@@ -388,12 +387,12 @@ mod tests {
         let bound = i128::from(MAX_UNIT_MICROS);
         assert_eq!(total.sx, 1000 * bound);
         assert_eq!(total.sxx, 1000 * bound * bound);
-        assert_eq!(SATURATED_SUMS.load(Ordering::Relaxed), saturated_before);
     }
 
     #[test]
     fn an_overflowing_sum_saturates_instead_of_wrapping() {
-        use crate::pipeline::aggregate::AggStats;
+        use crate::pipeline::aggregate::{AggStats, SATURATED_SUMS};
+        let saturated_before = SATURATED_SUMS.load(Ordering::Relaxed);
         let mut total = AggStats::unit(i64::MAX, 0);
         for _ in 0..4 {
             total.add(&AggStats::unit(i64::MAX, 0));
@@ -404,5 +403,7 @@ mod tests {
             "saturated, never wrapped to a negative sum"
         );
         assert_eq!(total.n, 5);
+        // Counted (other tests may count too: the counter is per process).
+        assert!(SATURATED_SUMS.load(Ordering::Relaxed) > saturated_before);
     }
 }

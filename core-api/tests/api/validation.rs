@@ -10,7 +10,40 @@ both_backends!(
     a_change_that_breaks_another_entity_names_that_entity,
     errors_in_a_per_environment_body_are_relative_to_it,
     a_value_no_edge_could_parse_is_refused_naming_the_field,
+    an_oversized_body_is_413_and_dot_keys_are_refused,
 );
+
+async fn an_oversized_body_is_413_and_dot_keys_are_refused(backend: Backend) {
+    let app = spawn(backend).await;
+    app.environment("production").await;
+    let mut big = flag("big", "production");
+    big["description"] = json!("x".repeat(vane_core::http::MAX_BODY_BYTES + 1));
+    let reply = app.post("/api/v1/flags", &app.admin, big).await;
+    reply.expect(413);
+    assert!(
+        reply.body["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("body-too-large"),
+        "{}",
+        reply.body
+    );
+    for key in [".", ".."] {
+        let reply = app
+            .post("/api/v1/flags", &app.admin, flag(key, "production"))
+            .await;
+        reply.expect(422);
+        assert_eq!(reply.error_paths(), ["key"], "{}", reply.body);
+    }
+    // A dot inside a key stays fine.
+    app.post(
+        "/api/v1/flags",
+        &app.admin,
+        flag("checkout.v2", "production"),
+    )
+    .await
+    .expect(201);
+}
 
 /// What core publishes every edge must read: a variation nested deeper than the snapshot
 /// limit (here the 125 levels that once froze every edge) is refused at the API.

@@ -42,6 +42,9 @@ pub(crate) fn prepare(
     if body.len() > MAX_EVENTS_BODY_BYTES {
         return Action::Respond(body_too_large(MAX_EVENTS_BODY_BYTES, Some(body.len())));
     }
+    if let Some(problem) = crate::routes::not_an_object(body) {
+        return Action::Respond(problem);
+    }
     let batch: EventBatch = match serde_json::from_slice(body) {
         Ok(b) => b,
         Err(e) => {

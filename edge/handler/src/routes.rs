@@ -62,6 +62,9 @@ fn parse<T: serde::de::DeserializeOwned>(
             Some(body.len()),
         )));
     }
+    if let Some(problem) = not_an_object(body) {
+        return Err(Box::new(problem));
+    }
     let parsed: T = serde_json::from_slice(body).map_err(|e| {
         let status = if e.is_syntax() || e.is_eof() {
             StatusCode::BAD_REQUEST
@@ -84,6 +87,21 @@ fn parse<T: serde::de::DeserializeOwned>(
         )));
     }
     Ok(parsed)
+}
+
+/// A 422 unless the body is a JSON object: serde reads a struct from an array too
+/// (`[{"user_id": "u1"}]` would pass as a request), which no client means.
+pub(crate) fn not_an_object(body: &[u8]) -> Option<EdgeResponse> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    match first {
+        Some(b'{') | None => None,
+        Some(_) => Some(field_problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-body",
+            "body",
+            "the body must be a JSON object",
+        )),
+    }
 }
 
 /// The instant to evaluate at: `now`, or the request's `at` for server keys.

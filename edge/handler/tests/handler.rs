@@ -194,6 +194,16 @@ fn bad_bodies_get_problem_json_naming_the_field() {
             .unwrap()
             .contains("extra")
     );
+    // serde reads a struct from an array as well; the edge must not.
+    for (path, array) in [
+        ("/v1/assign", r#"[{"user_id":"u1"}]"#),
+        ("/v1/evaluate", r#" [{"user_id":"u1"}, null]"#),
+        ("/v1/events", r#"[[]]"#),
+    ] {
+        let answer = respond(&edge, request(Method::POST, path, Some(CLIENT_KEY), array));
+        assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY, "{path}");
+        assert_eq!(body(&answer)["errors"][0]["field"], "body", "{path}");
+    }
     let big = format!(r#"{{"context":{{"blob":"{}"}}}}"#, "x".repeat(70_000));
     let too_large = respond(
         &edge,
