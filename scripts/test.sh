@@ -80,6 +80,9 @@ bash scripts/wasmtime-test.sh
 step "Python SDK: abi3 wheel in a fresh venv, mypy --strict, spec vectors, differential against vane eval, clients against vane up"
 bash scripts/test-python.sh
 
+step "infra: CDK synth offline + assertion tests, cfn-lint, checkov, Dockerfile, compose, promtool, dashboards"
+bash scripts/test-infra.sh
+
 # Each clone path links its own test executables (hundreds of MB each with debug info); old ones
 # are never reused once their clone is gone. When the disk runs low, drop those this run did not
 # build: a later run at an old path just rebuilds them.
