@@ -7,6 +7,7 @@
 # removes the cluster. Exits with CMD's status. When VANE_TEST_POSTGRES_URL is already set it
 # just runs CMD.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 
 if [ "$#" -eq 0 ]; then
   echo "usage: $0 CMD [ARGS...]" >&2
@@ -41,8 +42,6 @@ if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
   exit 1
 fi
 
-# A free port on the loopback interface.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 
 # mktemp makes a 0700 directory: open it so that the postgres user can enter.
 top=$(mktemp -d "${TMPDIR:-/tmp}/vane-pg.XXXXXX")
@@ -70,9 +69,19 @@ trap cleanup EXIT
 
 as_postgres "$pgbin/initdb" -D "$dir/data" -A trust -U postgres --no-sync >"$top/initdb.log" 2>&1 ||
   { cat "$top/initdb.log" >&2; exit 1; }
-as_postgres "$pgbin/pg_ctl" -D "$dir/data" -w -l "$dir/server.log" \
-  -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null ||
-  { cat "$dir/server.log" >&2; exit 1; }
+# PostgreSQL takes no port 0: pick one (scripts/lib.sh free_port) and retry if it was taken.
+start_postgres() {
+  port=$(free_port)
+  rm -f "$dir/server.log"
+  if as_postgres "$pgbin/pg_ctl" -D "$dir/data" -w -l "$dir/server.log" \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null; then
+    return 0
+  fi
+  port_taken "$dir/server.log" && return 75
+  cat "$dir/server.log" >&2
+  return 1
+}
+retry_on_port_taken start_postgres
 
 export VANE_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres"
 echo "==> throwaway PostgreSQL at $VANE_TEST_POSTGRES_URL" >&2

@@ -10,17 +10,30 @@ if ! command -v redis-server >/dev/null 2>&1; then
   if [ "$(id -u)" -eq 0 ]; then apt-get update -qq >&2 && apt-get install -y -qq redis-server >&2
   else sudo apt-get update -qq >&2 && sudo apt-get install -y -qq redis-server >&2; fi
 fi
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 dir=$(mktemp -d)
-redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$dir" --daemonize no >"$dir/log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
-for _ in $(seq 1 100); do
-  redis-cli -p "$port" ping >/dev/null 2>&1 && break
-  kill -0 $pid 2>/dev/null || { cat "$dir/log" >&2; echo "redis-server did not start" >&2; exit 1; }
-  sleep 0.1
-done
-redis-cli -p "$port" ping >/dev/null 2>&1 || { cat "$dir/log" >&2; echo "redis-server did not answer in 10 s" >&2; exit 1; }
+pid=
+trap '[ -z "$pid" ] || kill $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
+# redis-server reports no port it chose: pick one (free_port) and retry if it was taken.
+start_redis() {
+  port=$(free_port)
+  redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$dir" --daemonize no >"$dir/log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 100); do
+    redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
+    if ! kill -0 "$pid" 2>/dev/null; then
+      pid=
+      port_taken "$dir/log" && return 75
+      cat "$dir/log" >&2
+      echo "redis-server did not start" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  cat "$dir/log" >&2
+  echo "redis-server did not answer in 10 s" >&2
+  return 1
+}
+retry_on_port_taken start_redis
 export VANE_TEST_REDIS_URL="redis://127.0.0.1:$port/"
 set +e
 "$@"
