@@ -11,7 +11,7 @@ of them at once.
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Any, Callable
 
 AT = "2026-11-24T12:00:00Z"
 AT_MS = 1_795_521_600_000
@@ -66,7 +66,7 @@ def unit_value(rng: random.Random, i: int) -> Any:
 
 
 def condition(rng: random.Random, a: str, b: str) -> Any:
-    templates = [
+    templates: list[Callable[[], Any]] = [
         lambda: {a: typed_value(rng)} if rng.random() < 0.5 else {a: rng.choice([1, True, "1"])},
         lambda: {a: {"$eq": rng.choice([1, 1.0, True, "1", None, 0])}},
         lambda: {a: {"$ne": rng.choice([1, True, None, ""])}},

@@ -80,7 +80,7 @@ def test_every_invalid_snapshot_reports_exactly_its_errors() -> None:
         try:
             vane.Engine(json.dumps(case["snapshot"]))
         except vane.SnapshotError as error:
-            got = sorted((e["path"], e["code"]) for e in error.errors)  # type: ignore[attr-defined]
+            got = sorted((e["path"], e["code"]) for e in error.errors)
             want = sorted((e["path"], e["code"]) for e in case["errors"])
             if got != want:
                 failures.append(f"{case['name']}: expected {want}, got {got}")
@@ -123,7 +123,7 @@ def test_every_condition_vector_matches_through_a_flag_rule() -> None:
             except vane.SnapshotError as error:
                 got = sorted(
                     (e["path"].removeprefix(prefix), e["code"])
-                    for e in error.errors  # type: ignore[attr-defined]
+                    for e in error.errors
                 )
                 want = sorted((e["path"], e["code"]) for e in case["errors"])
                 if got != want:

@@ -19,7 +19,14 @@ from vane._native import (
     normalize_context,
 )
 
+from vane.aio import AsyncVaneClient
+from vane.client import VaneClient
+from vane.remote import RemoteClient
+
 __all__ = [
+    "AsyncVaneClient",
+    "RemoteClient",
+    "VaneClient",
     "MAX_CONTEXT_DEPTH",
     "Assignment",
     "Context",
