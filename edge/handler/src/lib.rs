@@ -7,14 +7,17 @@
 //! Snapshot refresh is the shell's I/O too: it offers bytes to [`SnapshotCache::install`].
 //!
 //! Routes: `POST /v1/assign`, `POST /v1/evaluate`, `GET /v1/config`, `POST /v1/events`,
-//! `GET /v1/health`, `GET /metrics`.
+//! `GET /v1/health`, `GET /metrics`, and OFREP (`POST /ofrep/v1/evaluate/flags[/{key}]`,
+//! `GET /ofrep/v1/configuration`, see [`ofrep`]).
 
 mod auth;
 pub mod cache;
 pub mod conformance;
+pub mod etag;
 pub mod events;
 pub mod http;
 mod metrics;
+pub mod ofrep;
 mod routes;
 pub mod store;
 
@@ -98,12 +101,32 @@ impl EdgeHandler {
             ("/metrics", Method::GET) => respond(metrics::render(self, now)),
             ("/v1/assign", Method::POST) => {
                 self.authorized(request, auth::Need::Client, |loaded, kind| {
-                    respond(routes::assign(self, loaded, kind, request.body(), now))
+                    let answer = routes::assign(self, loaded, kind, request.body(), now);
+                    respond(etag::conditional(request, answer))
                 })
             }
             ("/v1/evaluate", Method::POST) => {
                 self.authorized(request, auth::Need::Client, |loaded, kind| {
-                    respond(routes::evaluate(self, loaded, kind, request.body(), now))
+                    let answer = routes::evaluate(self, loaded, kind, request.body(), now);
+                    respond(etag::conditional(request, answer))
+                })
+            }
+            (ofrep::BULK_PATH, Method::POST) => {
+                self.authorized(request, auth::Need::Client, |loaded, _| {
+                    respond(ofrep::bulk(self, loaded, request, now))
+                })
+            }
+            (ofrep::CONFIGURATION_PATH, Method::GET) => {
+                self.authorized(request, auth::Need::Client, |_, _| {
+                    respond(ofrep::configuration())
+                })
+            }
+            (p, Method::POST)
+                if p.len() > ofrep::SINGLE_PREFIX.len() && p.starts_with(ofrep::SINGLE_PREFIX) =>
+            {
+                let key = &p[ofrep::SINGLE_PREFIX.len()..];
+                self.authorized(request, auth::Need::Client, |loaded, _| {
+                    respond(ofrep::single(self, loaded, key, request.body(), now))
                 })
             }
             ("/v1/config", Method::GET) => {
@@ -117,7 +140,8 @@ impl EdgeHandler {
                 })
             }
             ("/v1/health" | "/healthz" | "/metrics" | "/v1/config", _)
-            | ("/v1/assign" | "/v1/evaluate" | "/v1/events", _) => respond(http::problem(
+            | ("/v1/assign" | "/v1/evaluate" | "/v1/events", _)
+            | (ofrep::BULK_PATH | ofrep::CONFIGURATION_PATH, _) => respond(http::problem(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method-not-allowed",
                 &format!("{method} is not allowed on {path}"),

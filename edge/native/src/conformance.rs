@@ -139,5 +139,138 @@ pub async fn run(base_url: &str, spec_dir: &Path) -> anyhow::Result<Report> {
         health["snapshot"]["version"].is_u64() && health["environment"] == conformance::ENVIRONMENT,
         format!("health does not show the spec snapshot: {health}"),
     );
+    ofrep(&client, base, &mut check).await?;
     Ok(report)
+}
+
+/// OFREP on the same snapshot: single and bulk evaluation, experiments as flags, the
+/// protocol's error codes and ETag / 304. The cases do not depend on the time of the run.
+async fn ofrep(
+    client: &reqwest::Client,
+    base: &str,
+    check: &mut impl FnMut(bool, String),
+) -> anyhow::Result<()> {
+    let single = |key: &str, context: Value| {
+        client
+            .post(format!("{base}/ofrep/v1/evaluate/flags/{key}"))
+            .bearer_auth(CLIENT_KEY)
+            .json(&serde_json::json!({ "context": context }))
+            .send()
+    };
+    let cases = [
+        (
+            "targeted",
+            serde_json::json!({"targetingKey": "a", "plan": "pro", "age": 30, "country": "DE"}),
+            200,
+            "value",
+            serde_json::json!(true),
+            "TARGETING_MATCH",
+        ),
+        (
+            "half-rollout",
+            serde_json::json!({"targetingKey": "roll-4"}),
+            200,
+            "value",
+            serde_json::json!("on"),
+            "SPLIT",
+        ),
+        (
+            "killed",
+            serde_json::json!({"targetingKey": "a"}),
+            200,
+            "value",
+            serde_json::json!(false),
+            "DISABLED",
+        ),
+        (
+            "basic",
+            serde_json::json!({"targetingKey": "b-2"}),
+            200,
+            "variant",
+            serde_json::json!("control"),
+            "SPLIT",
+        ),
+        (
+            "ramp-20",
+            serde_json::json!({"targetingKey": "r-9"}),
+            200,
+            "value",
+            serde_json::json!("control"),
+            "DEFAULT",
+        ),
+    ];
+    for (key, context, status, field, want, reason) in cases {
+        let response = single(key, context).await?;
+        let got_status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        check(
+            got_status == status && body[field] == want && body["reason"] == reason,
+            format!(
+                "ofrep {key}: expected {status} {field}={want} reason {reason}, got {got_status} {body}"
+            ),
+        );
+    }
+    let response = single("basic", serde_json::json!({})).await?;
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    check(
+        status == 400 && body["errorCode"] == "TARGETING_KEY_MISSING" && body["key"] == "basic",
+        format!(
+            "ofrep basic without a unit: expected 400 TARGETING_KEY_MISSING, got {status} {body}"
+        ),
+    );
+    let response = single("no-such-flag", serde_json::json!({})).await?;
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    check(
+        status == 404 && body["errorCode"] == "FLAG_NOT_FOUND",
+        format!("ofrep unknown key: expected 404 FLAG_NOT_FOUND, got {status} {body}"),
+    );
+    let response = client
+        .post(format!("{base}/ofrep/v1/evaluate/flags/killed"))
+        .bearer_auth(CLIENT_KEY)
+        .body("{not json")
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    check(
+        status == 400 && body["errorCode"] == "PARSE_ERROR",
+        format!("ofrep bad JSON: expected 400 PARSE_ERROR, got {status} {body}"),
+    );
+    let bulk_url = format!("{base}/ofrep/v1/evaluate/flags");
+    let bulk_body = serde_json::json!({"context": {"targetingKey": "b-2"}});
+    let response = client
+        .post(&bulk_url)
+        .bearer_auth(CLIENT_KEY)
+        .json(&bulk_body)
+        .send()
+        .await?;
+    let etag = response.headers().get("etag").cloned();
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let flags = body["flags"].as_array().cloned().unwrap_or_default();
+    let basic = flags.iter().find(|f| f["key"] == "basic");
+    check(
+        status == 200
+            && etag.is_some()
+            && basic
+                .is_some_and(|b| b["reason"] == "SPLIT" && b["metadata"]["experiment"] == "basic"),
+        format!("ofrep bulk: expected 200 with an ETag and `basic` as SPLIT, got {status} {body}"),
+    );
+    if let Some(etag) = etag {
+        let again = client
+            .post(&bulk_url)
+            .bearer_auth(CLIENT_KEY)
+            .header("if-none-match", etag)
+            .json(&bulk_body)
+            .send()
+            .await?
+            .status();
+        check(
+            again == 304,
+            format!("ofrep bulk with If-None-Match: expected 304, got {again}"),
+        );
+    }
+    Ok(())
 }
