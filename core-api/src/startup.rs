@@ -46,6 +46,11 @@ pub async fn build(config: Config) -> ApiResult<Application> {
         metrics,
         config.session_ttl,
         config.password_cost,
+    )
+    .with_web_policy(
+        config.login_limits,
+        config.secure_cookies,
+        config.admin_dir.clone(),
     );
     if let Some(url) = &config.analytics_url {
         let client = crate::analytics::AnalyticsClient::new(url)
@@ -133,9 +138,19 @@ pub fn router(state: AppState) -> Router {
         ]))
 }
 
-/// Every path the router does not know.
-async fn no_route(uri: axum::http::Uri) -> ApiError {
-    ApiError::not_found("route", uri.path())
+/// Every path the router does not know: the admin UI's when it is served, else a 404.
+async fn no_route(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    if let Some(dir) = &state.inner.admin_dir
+        && let Some(response) = crate::admin_ui::serve(dir, &method, &uri).await
+    {
+        return response;
+    }
+    ApiError::not_found("route", uri.path()).into_response()
 }
 
 impl Application {
@@ -174,7 +189,11 @@ impl Application {
         let scheduler = self
             .scheduler_interval
             .map(|interval| tokio::spawn(crate::scheduler::run(self.state.clone(), interval)));
-        let served = axum::serve(self.listener, self.router)
+        // The peer address feeds the login throttle's per-address counts.
+        let app = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         if let Some(task) = scheduler {
