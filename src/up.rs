@@ -87,6 +87,21 @@ pub struct UpArgs {
     /// Create only the environment and keys: no demo metrics, flags or experiment.
     #[arg(long, env = "VANE_UP_NO_DEMO")]
     pub no_demo: bool,
+    /// The built admin UI that core-api serves under `/admin/` (default: `admin/dist` when it
+    /// exists in the current directory; `make up` builds it).
+    #[arg(long, env = "VANE_UP_ADMIN_DIR")]
+    pub admin_dir: Option<PathBuf>,
+}
+
+/// The admin UI directory: the one given, else `admin/dist` when it holds a build.
+fn admin_dir(given: Option<&Path>) -> Option<PathBuf> {
+    match given {
+        Some(dir) => Some(dir.to_path_buf()),
+        None => {
+            let default = Path::new("admin").join("dist");
+            default.join("index.html").is_file().then_some(default)
+        }
+    }
 }
 
 /// The URLs of the parts, derived from the addresses they are bound to; written to
@@ -287,6 +302,11 @@ async fn start(
         "--analytics-url".to_owned(),
         urls.analytics.clone(),
     ];
+    let admin_dir = admin_dir(args.admin_dir.as_deref());
+    let mut words = words;
+    if let Some(dir) = &admin_dir {
+        words.extend(["--admin-dir".to_owned(), dir.display().to_string()]);
+    }
     let core_args: vane_core::CoreArgs = parse_args("core", &words)?;
     let mut config = vane_core::Config::from_args(&core_args)?;
     config.bootstrap_admin = Some(vane_core::BootstrapAdmin {
@@ -431,7 +451,9 @@ async fn start(
     step(&format!("addresses in {}", addresses.display()));
     let example_variant = example_variant(&urls.edge, &seeded.client_key.key).await;
 
+    let admin_ui = admin_dir.map(|_| format!("{}{}", urls.core, vane_core::admin_ui::MOUNT));
     let banner = Banner {
+        admin_ui: admin_ui.as_deref(),
         core: &urls.core,
         edge: &urls.edge,
         analytics: &urls.analytics,

@@ -1,11 +1,14 @@
 //! Authentication and authorization: sessions and API keys behind `Authorization: Bearer`,
-//! roles, and the access each route requires.
+//! browser sessions in the `vane_session` cookie (writes through the cookie need the session's
+//! CSRF token in `X-CSRF-Token`), roles, and the access each route requires. Password hashing
+//! runs on the blocking pool, at most [`hashing_permits`] at a time.
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
+use axum::http::Method;
+use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -199,15 +202,37 @@ impl FromRequestParts<AppState> for Caller {
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let token = parts
+        let bearer = parts
             .headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(ApiError::Unauthenticated)?;
+            .filter(|t| !t.is_empty());
+        let (token, from_cookie) = match bearer {
+            Some(token) => (token.to_owned(), false),
+            None => (
+                session_cookie(&parts.headers).ok_or(ApiError::Unauthenticated)?,
+                true,
+            ),
+        };
+        let token = token.as_str();
+        if from_cookie && !token.starts_with("vane_session_") {
+            return Err(ApiError::Unauthenticated);
+        }
         let hash = sha256_hex(token);
+        if from_cookie && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+            let sent = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if sent != csrf_token(&hash) {
+                return Err(ApiError::Forbidden(
+                    "a cookie-authenticated write needs the session's X-CSRF-Token header".into(),
+                ));
+            }
+        }
         let mut conn = state.db().pool.acquire().await?;
         let principal = if token.starts_with("vane_session_") {
             let user = store::users::by_session(&mut conn, &hash, state.now_millis())
@@ -234,6 +259,36 @@ impl FromRequestParts<AppState> for Caller {
             request_id,
         })
     }
+}
+
+/// The cookie that carries a browser session's token.
+pub const SESSION_COOKIE: &str = "vane_session";
+/// The header a cookie-authenticated write must carry, with [`csrf_token`] of its session.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The session token in the request's `vane_session` cookie.
+pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+/// The CSRF token of a session, derived from its stored hash: a page on another origin can
+/// make the browser send the cookie but cannot read this value.
+pub fn csrf_token(session_hash: &str) -> String {
+    sha256_hex(&format!("csrf:{session_hash}"))
+}
+
+/// An email as accounts are keyed by: trimmed, ASCII letters lowercased (one account per
+/// address whatever its capitalization).
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_ascii_lowercase()
 }
 
 /// Lowercase hex SHA-256 of `text`.
@@ -277,16 +332,51 @@ fn argon2(cost: PasswordCost) -> ApiResult<Argon2<'static>> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
-/// Hashes a password with argon2id, off the async threads.
-pub async fn hash_password(password: SecretString, cost: PasswordCost) -> ApiResult<String> {
+/// How many password hashes may run at once: half the processors (at least one), so that a
+/// burst of logins cannot take every core from the other parts sharing the process.
+pub fn hashing_permits() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+}
+
+static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> =
+    std::sync::LazyLock::new(|| tokio::sync::Semaphore::new(hashing_permits()));
+static HASHING_NOW: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static HASHING_PEAK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The most password hashes that ran at the same time in this process.
+pub fn hashing_peak() -> usize {
+    HASHING_PEAK.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Runs `work` on the blocking pool once a hashing permit is free.
+async fn bounded_hashing<T: Send + 'static>(
+    work: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    use std::sync::atomic::Ordering;
+    let _permit = HASHING
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(format!("hashing pool closed: {e}")))?;
     tokio::task::spawn_blocking(move || {
+        let now = HASHING_NOW.fetch_add(1, Ordering::SeqCst) + 1;
+        HASHING_PEAK.fetch_max(now, Ordering::SeqCst);
+        let result = work();
+        HASHING_NOW.fetch_sub(1, Ordering::SeqCst);
+        result
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("hashing task: {e}")))?
+}
+
+/// Hashes a password with argon2id, off the async threads, on the bounded hashing pool.
+pub async fn hash_password(password: SecretString, cost: PasswordCost) -> ApiResult<String> {
+    bounded_hashing(move || {
         argon2(cost)?
             .hash_password(password.expose_secret().as_bytes())
             .map(|h| h.to_string())
             .map_err(|e| ApiError::Internal(format!("hashing a password: {e}")))
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("hashing task: {e}")))?
 }
 
 /// Whether `password` matches the stored PHC string. Also spends the time when there is no
@@ -296,7 +386,7 @@ pub async fn verify_password(
     stored: Option<String>,
     cost: PasswordCost,
 ) -> ApiResult<bool> {
-    tokio::task::spawn_blocking(move || {
+    bounded_hashing(move || {
         let argon = argon2(cost)?;
         let Some(stored) = stored else {
             let _ = argon.hash_password(password.expose_secret().as_bytes());
@@ -309,7 +399,6 @@ pub async fn verify_password(
             .is_ok())
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("verifying task: {e}")))?
 }
 
 #[cfg(test)]
@@ -330,6 +419,53 @@ mod tests {
         assert!(ok.await.unwrap());
         let bad = verify_password("wrong".into(), Some(hash), PasswordCost::Fast);
         assert!(!bad.await.unwrap());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn password_hashing_never_runs_more_than_its_permits_at_once() {
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                tokio::spawn(hash_password(
+                    SecretString::from(format!("password number {i}")),
+                    PasswordCost::Fast,
+                ))
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert!(hashing_peak() >= 1);
+        assert!(
+            hashing_peak() <= hashing_permits(),
+            "{} hashes ran at once, the pool allows {}",
+            hashing_peak(),
+            hashing_permits()
+        );
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(
+            COOKIE,
+            "theme=dark; vane_session=vane_session_abc ; x=1"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(
+            session_cookie(&headers).as_deref(),
+            Some("vane_session_abc")
+        );
+        headers.insert(COOKIE, "vane_session=".parse().unwrap());
+        assert_eq!(session_cookie(&headers), None);
+    }
+
+    #[test]
+    fn emails_are_keyed_without_case() {
+        assert_eq!(
+            normalize_email(" Ann.Lee@Example.COM "),
+            "ann.lee@example.com"
+        );
     }
 
     #[test]

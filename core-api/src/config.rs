@@ -42,6 +42,14 @@ pub struct CoreArgs {
     /// routes answer 503.
     #[arg(long, env = "VANE_CORE_ANALYTICS_URL")]
     pub analytics_url: Option<String>,
+    /// Directory of the built admin UI (`admin/dist`), served under `/admin/`. Without it
+    /// the UI is not served.
+    #[arg(long, env = "VANE_CORE_ADMIN_DIR")]
+    pub admin_dir: Option<PathBuf>,
+    /// Always mark the session cookie `Secure` (it is also marked when a proxy sends
+    /// `X-Forwarded-Proto: https`). Set this when browsers reach core over HTTPS.
+    #[arg(long, env = "VANE_CORE_SECURE_COOKIES")]
+    pub secure_cookies: bool,
 }
 
 /// The first admin user, created at start-up when missing.
@@ -76,6 +84,12 @@ pub struct Config {
     /// The analytics service the results routes forward to (`http://host:port`); `None`:
     /// they answer 503.
     pub analytics_url: Option<String>,
+    /// The built admin UI served under `/admin/`; `None`: not served.
+    pub admin_dir: Option<PathBuf>,
+    /// Always mark the session cookie `Secure`.
+    pub secure_cookies: bool,
+    /// Failed-login limits per account and per address.
+    pub login_limits: crate::throttle::ThrottleLimits,
 }
 
 impl Config {
@@ -90,6 +104,9 @@ impl Config {
             session_ttl: time::Duration::hours(12),
             password_cost: PasswordCost::Production,
             analytics_url: None,
+            admin_dir: None,
+            secure_cookies: false,
+            login_limits: crate::throttle::ThrottleLimits::default(),
         }
     }
 
@@ -122,6 +139,15 @@ impl Config {
             crate::analytics::AnalyticsClient::new(url)?;
         }
         config.analytics_url = args.analytics_url.clone();
+        if let Some(dir) = &args.admin_dir {
+            anyhow::ensure!(
+                dir.join("index.html").is_file(),
+                "--admin-dir {}: no index.html there (build the UI with `npm run build` in admin/)",
+                dir.display()
+            );
+        }
+        config.admin_dir = args.admin_dir.clone();
+        config.secure_cookies = args.secure_cookies;
         config.bootstrap_admin = args.bootstrap_admin.as_ref().map(|email| BootstrapAdmin {
             email: email.clone(),
             password: std::env::var("VANE_BOOTSTRAP_ADMIN_PASSWORD")

@@ -65,6 +65,9 @@ pub enum ApiError {
     PreconditionFailed { current: String },
     #[error("this request must carry If-Match with the ETag of the version it changes")]
     PreconditionRequired,
+    /// Too many failed logins for this account or from this address.
+    #[error("too many failed logins: try again in {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u64 },
     #[error("database error")]
     Database(#[from] sqlx::Error),
     #[error("migration error")]
@@ -104,6 +107,7 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Database(_) | Self::Migrate(_) | Self::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -133,6 +137,7 @@ impl ApiError {
             Self::Conflict(_) => "conflict",
             Self::PreconditionFailed { .. } => "stale-version",
             Self::PreconditionRequired => "if-match-required",
+            Self::TooManyRequests { .. } => "too-many-logins",
             Self::Database(_) | Self::Migrate(_) | Self::Internal(_) => "internal",
             Self::AnalyticsNotConfigured => "analytics-not-configured",
             Self::AnalyticsUnreachable { .. } => "analytics-unreachable",
@@ -199,6 +204,9 @@ impl IntoResponse for ApiError {
                 if let Ok(value) = HeaderValue::from_str(current) {
                     headers.insert(header::ETAG, value);
                 }
+            }
+            Self::TooManyRequests { retry_after_secs } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
             _ => {}
         }

@@ -9,6 +9,7 @@
 //! The binary calls [`run`] with [`CoreArgs`]; tests call [`build`] with a [`Config`] that binds
 //! port 0 and injects a [`clock::ManualClock`].
 
+pub mod admin_ui;
 pub mod analytics;
 pub mod auth;
 pub mod clock;
@@ -25,6 +26,7 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod throttle;
 pub mod write;
 
 pub use clock::{Clock, ManualClock, SystemClock};

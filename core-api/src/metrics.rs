@@ -18,6 +18,8 @@ pub const HTTP_DURATION: &str = "vane_core_http_request_duration_seconds";
 pub const SNAPSHOTS_PUBLISHED: &str = "vane_core_snapshots_published_total";
 pub const SNAPSHOT_VERSION: &str = "vane_core_snapshot_version";
 pub const SCHEDULER_TRANSITIONS: &str = "vane_core_scheduler_transitions_total";
+/// Failed logins by outcome (`wrong_credentials`, `throttled`).
+pub const LOGIN_FAILURES: &str = "vane_core_login_failures_total";
 /// Per reported edge (`edge`, `environment`), from the stored statuses at scrape time.
 pub const EDGE_LAG: &str = "vane_edge_snapshot_lag_seconds";
 pub const EDGE_SERVED_VERSION: &str = "vane_edge_served_version";
@@ -32,6 +34,7 @@ pub struct Metrics {
     published: IntCounterVec,
     version: IntGaugeVec,
     transitions: IntCounterVec,
+    login_failures: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -73,7 +76,12 @@ impl Metrics {
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(published.clone()))?;
         registry.register(Box::new(version.clone()))?;
+        let login_failures = IntCounterVec::new(
+            Opts::new(LOGIN_FAILURES, "Failed logins by outcome"),
+            &["outcome"],
+        )?;
         registry.register(Box::new(transitions.clone()))?;
+        registry.register(Box::new(login_failures.clone()))?;
         Ok(Self {
             registry,
             requests,
@@ -81,7 +89,13 @@ impl Metrics {
             published,
             version,
             transitions,
+            login_failures,
         })
+    }
+
+    /// A failed login: `wrong_credentials` or `throttled`.
+    pub fn login_failed(&self, outcome: &str) {
+        self.login_failures.with_label_values(&[outcome]).inc();
     }
 
     pub fn snapshot_published(&self, environment: &str, version: i64) {

@@ -43,6 +43,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(resources::system::router())
         .merge(resources::session::router())
+        .merge(resources::browser_session::router())
         .merge(resources::environments::router())
         .merge(resources::flags::router())
         .merge(resources::experiments::router())

@@ -55,6 +55,11 @@ pub async fn build_on(config: Config, listener: TcpListener) -> ApiResult<Applic
         metrics,
         config.session_ttl,
         config.password_cost,
+    )
+    .with_web_policy(
+        config.login_limits,
+        config.secure_cookies,
+        config.admin_dir.clone(),
     );
     if let Some(url) = &config.analytics_url {
         let client = crate::analytics::AnalyticsClient::new(url)
@@ -139,9 +144,19 @@ pub fn router(state: AppState) -> Router {
         ]))
 }
 
-/// Every path the router does not know.
-async fn no_route(uri: axum::http::Uri) -> ApiError {
-    ApiError::not_found("route", uri.path())
+/// Every path the router does not know: the admin UI's when it is served, else a 404.
+async fn no_route(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    if let Some(dir) = &state.inner.admin_dir
+        && let Some(response) = crate::admin_ui::serve(dir, &method, &uri).await
+    {
+        return response;
+    }
+    ApiError::not_found("route", uri.path()).into_response()
 }
 
 impl Application {
@@ -186,7 +201,11 @@ impl Application {
             // Ends the announcement streams, which would otherwise hold the shutdown forever.
             stopping.send_replace(true);
         };
-        let served = axum::serve(self.listener, self.router)
+        // The peer address feeds the login throttle's per-address counts.
+        let app = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         if let Some(task) = scheduler {

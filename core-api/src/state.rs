@@ -48,6 +48,13 @@ pub struct Inner {
     pub openapi: OnceLock<String>,
     /// The analytics service the results routes forward to, set at start-up when configured.
     pub analytics: OnceLock<crate::analytics::AnalyticsClient>,
+    /// Failed logins per account and per address.
+    pub login_throttle: crate::throttle::LoginThrottle,
+    /// Mark the session cookie `Secure` on every response (core is reached over HTTPS through
+    /// a proxy that does not say so); it is also marked when `X-Forwarded-Proto: https`.
+    pub secure_cookies: bool,
+    /// The built admin UI served under `/admin/`, when configured.
+    pub admin_dir: Option<std::path::PathBuf>,
 }
 
 impl AppState {
@@ -72,8 +79,27 @@ impl AppState {
                 compiled: Mutex::new(HashMap::new()),
                 openapi: OnceLock::new(),
                 analytics: OnceLock::new(),
+                login_throttle: crate::throttle::LoginThrottle::default(),
+                secure_cookies: false,
+                admin_dir: None,
             }),
         }
+    }
+
+    /// Sets the login throttle's limits, the cookies' `Secure` policy and the admin UI
+    /// directory; before the state is shared (at build time).
+    pub fn with_web_policy(
+        mut self,
+        limits: crate::throttle::ThrottleLimits,
+        secure_cookies: bool,
+        admin_dir: Option<std::path::PathBuf>,
+    ) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.login_throttle = crate::throttle::LoginThrottle::new(limits);
+            inner.secure_cookies = secure_cookies;
+            inner.admin_dir = admin_dir;
+        }
+        self
     }
 
     pub fn db(&self) -> &Db {

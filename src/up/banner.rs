@@ -19,6 +19,8 @@ pub enum AdminPassword {
 /// Everything the banner shows.
 #[derive(Debug)]
 pub struct Banner<'a> {
+    /// The admin UI's URL, when core-api serves it.
+    pub admin_ui: Option<&'a str>,
     pub core: &'a str,
     pub edge: &'a str,
     pub analytics: &'a str,
@@ -54,9 +56,20 @@ impl Banner<'_> {
             "\n{READY} Ctrl-C stops it; data stays in {}.",
             self.data_dir
         );
+        match self.admin_ui {
+            Some(ui) => {
+                let _ = writeln!(out, "\n  admin UI   {ui}   (sign in with the admin below)");
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "\n  admin UI   not built (run `make up`, or `npm ci && npm run build` in admin/)"
+                );
+            }
+        }
         let _ = writeln!(
             out,
-            "\n  core-api   {}/api/v1   (OpenAPI: {}/api/v1/openapi.json)",
+            "  core-api   {}/api/v1   (OpenAPI: {}/api/v1/openapi.json)",
             self.core, self.core
         );
         let _ = writeln!(

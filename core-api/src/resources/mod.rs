@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod browser_session;
 pub mod edges;
 pub mod environments;
 pub mod experiments;

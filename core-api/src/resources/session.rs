@@ -1,4 +1,5 @@
-//! Login sessions: `POST /auth/login` exchanges email and password for a bearer token.
+//! Login sessions: `POST /auth/login` exchanges email and password for a bearer token
+//! (throttled like every login, see [`authenticate`]).
 
 use axum::Json;
 use axum::extract::State;
@@ -10,10 +11,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::browser_session::{ClientAddr, authenticate, open_session};
 use super::users::{User, check_password};
-use crate::auth::{
-    Access, Caller, Principal, hash_password, new_session_token, sha256_hex, verify_password,
-};
+use crate::auth::{Access, Caller, Principal, hash_password, verify_password};
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::ApiJson;
@@ -72,27 +72,15 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Login,
-    responses((status = 200, body = SessionToken), (status = 401, body = Problem)))]
+    responses((status = 200, body = SessionToken), (status = 401, body = Problem), (status = 429, body = Problem)))]
 async fn login(
     State(state): State<AppState>,
+    ClientAddr(address): ClientAddr,
     body: ApiJson<Login>,
 ) -> ApiResult<Json<SessionToken>> {
     let login = body.parse()?;
-    let mut conn = state.db().pool.acquire().await?;
-    let user = users::by_email(&mut conn, &login.email).await?;
-    drop(conn);
-    let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let ok = verify_password(login.password, stored, state.inner.password_cost).await?;
-    let Some(user) = user.filter(|_| ok) else {
-        return Err(ApiError::Unauthenticated);
-    };
-    let token = new_session_token()?;
-    let now = state.now_millis();
-    let ttl_ms = i64::try_from(state.inner.session_ttl.whole_milliseconds()).unwrap_or(i64::MAX);
-    let expires_at = now.saturating_add(ttl_ms);
-    let mut conn = state.db().pool.acquire().await?;
-    users::insert_session(&mut conn, &sha256_hex(&token), &user.id, now, expires_at).await?;
-    tracing::info!(user = %user.id, "logged in");
+    let user = authenticate(&state, address, &login.email, login.password).await?;
+    let (token, expires_at) = open_session(&state, &user).await?;
     Ok(Json(SessionToken {
         token,
         expires_at: rfc3339(expires_at),

@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::Meta;
-use crate::auth::{Access, Caller, Role, hash_password, random_hex};
+use crate::auth::{Access, Caller, Role, hash_password, normalize_email, random_hex};
 use crate::config::PasswordCost;
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::http::{ApiJson, ApiQuery, IfMatch, Page, PageQuery, tagged};
@@ -100,7 +100,8 @@ pub fn check_password(field: &str, password: &SecretString, errors: &mut Vec<Fie
     }
 }
 
-/// Creates a user inside `writer`'s transaction; 409 when the email is taken.
+/// Creates a user inside `writer`'s transaction, its email normalized; 409 when the email is
+/// taken in any capitalization.
 pub async fn insert_user(
     writer: &mut Writer<'_>,
     email: &str,
@@ -109,15 +110,16 @@ pub async fn insert_user(
     password: SecretString,
     cost: PasswordCost,
 ) -> ApiResult<UserRow> {
-    if users::by_email(writer.conn(), email).await?.is_some() {
+    let email = normalize_email(email);
+    if users::by_email(writer.conn(), &email).await?.is_some() {
         return Err(ApiError::Conflict(format!(
-            "a user with email `{email}` exists"
+            "a user with email `{email}` exists (emails are compared without case)"
         )));
     }
     let now = writer.now();
     let row = UserRow {
         id: format!("usr_{}", random_hex(8)?),
-        email: email.to_owned(),
+        email,
         name: name.to_owned(),
         role,
         password_hash: hash_password(password, cost).await?,

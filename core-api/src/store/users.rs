@@ -4,7 +4,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::auth::Role;
+use crate::auth::{Role, normalize_email};
 use crate::error::{ApiError, ApiResult};
 
 /// A user row.
@@ -46,10 +46,17 @@ pub async fn by_id(conn: &mut AnyConnection, id: &str) -> ApiResult<Option<UserR
     row.as_ref().map(row_to_user).transpose()
 }
 
+/// The user of an email, whatever its capitalization: by the unique `email_key`
+/// ([`normalize_email`]), or by the exact spelling for the newer accounts that shared an
+/// address before emails were normalized (migration 0003 left those without a key).
 pub async fn by_email(conn: &mut AnyConnection, email: &str) -> ApiResult<Option<UserRow>> {
-    let sql = format!("SELECT {COLUMNS} FROM users WHERE email = $1");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM users WHERE email_key = $1 OR email = $2 \
+         ORDER BY CASE WHEN email = $2 THEN 0 ELSE 1 END LIMIT 1"
+    );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(email)
+        .bind(normalize_email(email))
+        .bind(email.trim())
         .fetch_optional(conn)
         .await?;
     row.as_ref().map(row_to_user).transpose()
@@ -78,11 +85,12 @@ pub async fn count_admins(conn: &mut AnyConnection) -> ApiResult<i64> {
 
 pub async fn insert(conn: &mut AnyConnection, user: &UserRow) -> ApiResult<()> {
     sqlx::query(
-        "INSERT INTO users (id, email, name, role, password_hash, version, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO users (id, email, email_key, name, role, password_hash, version, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&user.id)
     .bind(&user.email)
+    .bind(normalize_email(&user.email))
     .bind(&user.name)
     .bind(user.role.as_str())
     .bind(&user.password_hash)
@@ -170,6 +178,16 @@ pub async fn by_session(
         .fetch_optional(conn)
         .await?;
     row.as_ref().map(row_to_user).transpose()
+}
+
+/// When an unexpired session ends (Unix milliseconds).
+pub async fn session_expiry(conn: &mut AnyConnection, token_hash: &str) -> ApiResult<Option<i64>> {
+    let row = sqlx::query("SELECT expires_at FROM sessions WHERE token_hash = $1")
+        .bind(token_hash)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| r.try_get("expires_at").map_err(ApiError::from))
+        .transpose()
 }
 
 pub async fn delete_session(conn: &mut AnyConnection, token_hash: &str) -> ApiResult<()> {

@@ -47,6 +47,8 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("GET", "/metrics", Rule::Public),
     ("GET", "/api/v1/openapi.json", Rule::Public),
     ("POST", "/api/v1/auth/login", Rule::Public),
+    ("POST", "/api/v1/auth/session", Rule::Public),
+    ("GET", "/api/v1/auth/session", Rule::Session),
     ("GET", "/api/v1/auth/me", Rule::Anyone),
     ("PUT", "/api/v1/auth/password", Rule::Session),
     ("GET", "/api/v1/environments", Rule::Read),
@@ -122,8 +124,9 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("POST", "/api/v1/edges/report", Rule::ReportEdges),
     ("GET", "/api/v1/edges", Rule::Read),
     ("DELETE", "/api/v1/edges/{id}", Rule::Admin),
-    // Last: it ends the caller's session.
+    // Last: they end the caller's session (users get a new one in between).
     ("POST", "/api/v1/auth/logout", Rule::Session),
+    ("DELETE", "/api/v1/auth/session", Rule::Session),
 ];
 
 /// The kinds of caller.
@@ -226,6 +229,17 @@ async fn every_route_admits_exactly_the_roles_it_should(backend: Backend) {
                 assert_eq!(reply.headers["content-type"], "application/problem+json");
             }
             checked += 1;
+        }
+        if *template == "/api/v1/auth/logout" {
+            for (who, token) in &mut callers {
+                let role = match who {
+                    Who::Viewer => "viewer",
+                    Who::Editor => "editor",
+                    Who::Admin => "admin",
+                    _ => continue,
+                };
+                *token = Some(app.user(role).await);
+            }
         }
     }
     assert_eq!(checked, ROUTES.len() * callers.len());

@@ -8,6 +8,7 @@ mod helpers;
 
 mod audit;
 mod auth;
+mod browser;
 mod edges;
 mod lifecycle;
 mod openapi;

@@ -76,6 +76,9 @@ pub struct ExperimentSpec {
     pub hypothesis: String,
     #[serde(default)]
     pub owner: String,
+    /// Free labels for finding experiments (the admin UI filters by them).
+    #[serde(default)]
+    pub tags: Vec<String>,
     pub variants: Vec<VariantSpec>,
     /// Share of eligible units that enter, in [0, 1]. Raising it never moves assigned units.
     #[serde(default = "one")]
