@@ -265,7 +265,7 @@ try {
       await page.getByRole("button", { name: "Filter" }).click();
       await page.getByRole("cell", { name: /create flag/ }).waitFor();
     }
-    if (path === "/edges") await page.getByRole("cell", { name: /native-1/ }).waitFor();
+    if (path === "/edges") await page.locator("tbody th", { hasText: "native-1" }).first().waitFor();
     await screen(page, name);
   }
   check(consoleErrors.filter((e) => !e.includes("401")).length === 0, `no console errors: ${consoleErrors.join(" | ")}`);
