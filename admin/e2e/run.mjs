@@ -138,7 +138,7 @@ try {
   await page.getByRole("heading", { name: "Flags" }).waitFor();
   await screen(page, "03-flags");
   await page.getByRole("link", { name: "New flag" }).click();
-  await page.getByLabel("Key").fill("e2e-de-banner");
+  await page.getByLabel("Key", { exact: true }).fill("e2e-de-banner");
   await page.getByLabel("Description").fill("Banner for German users (e2e)");
   await page.getByRole("tab", { name: /^demo/ }).click();
   await page.getByRole("button", { name: "+ Rule" }).click();
@@ -175,11 +175,11 @@ try {
   step = "(b) experiment";
   await page.getByRole("link", { name: "Experiments", exact: true }).click();
   await page.getByRole("link", { name: "New experiment" }).click();
-  await page.getByLabel("Key").fill("e2e-cta");
+  await page.getByLabel("Key", { exact: true }).fill("e2e-cta");
   await page.getByLabel("Name").first().fill("E2E call to action");
-  await page.getByLabel("Hypothesis").fill("A louder button sells more");
-  await page.getByLabel("Owner").fill("pm@vane.local");
-  await page.getByLabel("Tags").fill("e2e, checkout");
+  await page.getByLabel("Hypothesis", { exact: true }).fill("A louder button sells more");
+  await page.getByLabel("Owner", { exact: true }).fill("pm@vane.local");
+  await page.getByLabel("Tags", { exact: true }).fill("e2e, checkout");
   await page.getByLabel("Primary metrics").selectOption("purchase-rate");
   await page.getByRole("button", { name: "Create experiment" }).click();
   await page.getByRole("heading", { name: /E2E call to action/ }).waitFor();
@@ -245,7 +245,7 @@ try {
     await page.getByRole("heading", { name: heading, exact: true }).waitFor();
     if (path === "/segments") {
       await page.getByRole("button", { name: "New segment" }).click();
-      await page.getByLabel("Key").fill("e2e-beta");
+      await page.getByLabel("Key", { exact: true }).fill("e2e-beta");
       await page.getByRole("radio", { name: "a list of ids" }).check();
       await page.getByLabel("Ids (paste one per line or comma separated)").fill("u1\nu2, u3\n42");
       await screen(page, "08b-segment-editor");
@@ -261,11 +261,11 @@ try {
       check(shown.startsWith("vane_client_"), "the new key is shown once");
     }
     if (path === "/audit") {
-      await page.getByLabel("Key").fill("e2e-de-banner");
+      await page.getByLabel("Key", { exact: true }).fill("e2e-de-banner");
       await page.getByRole("button", { name: "Filter" }).click();
       await page.getByRole("cell", { name: /create flag/ }).waitFor();
     }
-    if (path === "/edges") await page.getByRole("cell", { name: /native-1/ }).waitFor();
+    if (path === "/edges") await page.locator("tbody th", { hasText: "native-1" }).first().waitFor();
     await screen(page, name);
   }
   check(consoleErrors.filter((e) => !e.includes("401")).length === 0, `no console errors: ${consoleErrors.join(" | ")}`);
