@@ -52,6 +52,9 @@ bash scripts/workerd-sync-e2e.sh
 step "edge conformance: the Spin component under wasmtime serve"
 bash scripts/wasmtime-test.sh
 
+step "OFREP: the official OpenFeature providers (server and web) against a running vane edge"
+bash scripts/test-js.sh
+
 # Each clone path links its own test executables (hundreds of MB each with debug info); old ones
 # are never reused once their clone is gone. When the disk runs low, drop those this run did not
 # build: a later run at an old path just rebuilds them.
