@@ -215,7 +215,9 @@ fn clamp(v: i128) -> i64 {
     let bound = i128::from(MAX_UNIT_MICROS);
     if v.abs() > bound {
         CLAMPED_VALUES.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(
+        // Counted, not logged at warn: one bad producer could otherwise flood the log from
+        // the aggregation path (the counter is exported as vane_analytics_clamped_values_total).
+        tracing::debug!(
             value_micros = %v,
             bound_micros = MAX_UNIT_MICROS,
             "a unit's metric value is out of range; clamped"
